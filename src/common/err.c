@@ -1,1 +1,120 @@
-/* placeholder: being written */
+/* Error names and classes (STYLE.md §7; include/mlsgate/err.h). */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "common/guard.h"
+#include "mlsgate/err.h"
+
+/* One row per code: adding a code to err.h means adding one row here.
+ * tests/check_common.c checks that every code has a distinct name. */
+typedef struct {
+  int code;
+  const char *name;
+  const char *text;
+} mg_err_entry;
+
+#define MG_ERR_ROW(sym, text) {sym, #sym, text}
+
+static const mg_err_entry mg_err_table[] = {
+    MG_ERR_ROW(MG_OK, "success"),
+
+    MG_ERR_ROW(MG_ERR_DECODE, "malformed encoding"),
+    MG_ERR_ROW(MG_ERR_TRUNCATED, "input truncated"),
+    MG_ERR_ROW(MG_ERR_TRAILING, "trailing bytes after value"),
+    MG_ERR_ROW(MG_ERR_VARINT_PREFIX, "varint with reserved 0b11 prefix"),
+    MG_ERR_ROW(MG_ERR_VARINT_NONMINIMAL, "varint not minimally encoded"),
+    MG_ERR_ROW(MG_ERR_LENGTH, "length exceeds the permitted maximum"),
+    MG_ERR_ROW(MG_ERR_OPTIONAL, "optional presence octet not 0 or 1"),
+    MG_ERR_ROW(MG_ERR_HEX, "invalid hexadecimal"),
+    MG_ERR_ROW(MG_ERR_BASE64, "invalid base64"),
+
+    MG_ERR_ROW(MG_ERR_PROTOCOL, "MLS protocol rule violated"),
+    MG_ERR_ROW(MG_ERR_UNSUPPORTED, "unsupported suite, algorithm or version"),
+
+    MG_ERR_ROW(MG_ERR_CRYPTO, "cryptographic failure"),
+    MG_ERR_ROW(MG_ERR_CRYPTO_LIB, "crypto library error"),
+    MG_ERR_ROW(MG_ERR_BAD_KEY, "invalid key"),
+    MG_ERR_ROW(MG_ERR_VERIFY, "signature or MAC verification failed"),
+    MG_ERR_ROW(MG_ERR_AUTH, "AEAD authentication failed"),
+    MG_ERR_ROW(MG_ERR_PARAM, "invalid nonce, tag or output length"),
+    MG_ERR_ROW(MG_ERR_DH_ZERO, "DH output is the identity"),
+    MG_ERR_ROW(MG_ERR_SEQ_OVERFLOW, "HPKE sequence number exhausted"),
+    MG_ERR_ROW(MG_ERR_DERIVE_KEYPAIR, "DeriveKeyPair found no valid key"),
+    MG_ERR_ROW(MG_ERR_EXPORT_ONLY, "seal/open on an export-only HPKE context"),
+
+    MG_ERR_ROW(MG_ERR_NOT_FOUND, "not found"),
+
+    MG_ERR_ROW(MG_ERR_CONFLICT, "conflict"),
+
+    MG_ERR_ROW(MG_ERR_INTERNAL, "internal error"),
+    MG_ERR_ROW(MG_ERR_NOMEM, "out of memory"),
+    MG_ERR_ROW(MG_ERR_INVALID_ARG, "invalid argument"),
+    MG_ERR_ROW(MG_ERR_IO, "I/O error"),
+    MG_ERR_ROW(MG_ERR_BUFFER_TOO_SMALL, "buffer or writer maximum too small"),
+    MG_ERR_ROW(MG_ERR_LOCK, "secure memory could not be locked"),
+};
+
+/* Class ranges, err.h: each class owns [lo, hi] (both negative). */
+typedef struct {
+  int lo;
+  int hi;
+  mg_err_class cls;
+} mg_err_range;
+
+static const mg_err_range mg_err_ranges[] = {
+    {-199, -100, MG_ERRCLASS_DECODE},    {-299, -200, MG_ERRCLASS_PROTOCOL},
+    {-399, -300, MG_ERRCLASS_CRYPTO},    {-499, -400, MG_ERRCLASS_NOT_FOUND},
+    {-599, -500, MG_ERRCLASS_CONFLICT},  {-999, -900, MG_ERRCLASS_INTERNAL},
+};
+
+static const char *const mg_err_class_names[] = {
+    [MG_ERRCLASS_NONE] = "none",           [MG_ERRCLASS_DECODE] = "decode",
+    [MG_ERRCLASS_PROTOCOL] = "protocol",   [MG_ERRCLASS_CRYPTO] = "crypto",
+    [MG_ERRCLASS_NOT_FOUND] = "not_found", [MG_ERRCLASS_CONFLICT] = "conflict",
+    [MG_ERRCLASS_INTERNAL] = "internal",
+};
+
+static const mg_err_entry *mg_err_lookup(int err) {
+  for (size_t i = 0; i < MG_ARRAY_LEN(mg_err_table); i++) {
+    if (mg_err_table[i].code == err) {
+      return &mg_err_table[i];
+    }
+  }
+  return NULL;
+}
+
+const char *mg_strerror(int err) {
+  const mg_err_entry *e = mg_err_lookup(err);
+  return e != NULL ? e->text : "unknown error";
+}
+
+const char *mg_err_name(int err) {
+  const mg_err_entry *e = mg_err_lookup(err);
+  return e != NULL ? e->name : "MG_ERR_?";
+}
+
+mg_err_class mg_err_class_of(int err) {
+  if (err == 0) {
+    return MG_ERRCLASS_NONE;
+  }
+  if (err > 0) {
+    /* Positive values are outside the convention: a bug, so fail closed. */
+    return MG_ERRCLASS_INTERNAL;
+  }
+  for (size_t i = 0; i < MG_ARRAY_LEN(mg_err_ranges); i++) {
+    if (err >= mg_err_ranges[i].lo && err <= mg_err_ranges[i].hi) {
+      return mg_err_ranges[i].cls;
+    }
+  }
+  /* Unknown negative codes are treated as fatal (err.h). */
+  return MG_ERRCLASS_INTERNAL;
+}
+
+const char *mg_err_class_name(mg_err_class c) {
+  size_t i = (size_t)c;
+  if (i < MG_ARRAY_LEN(mg_err_class_names) && mg_err_class_names[i] != NULL) {
+    return mg_err_class_names[i];
+  }
+  return "unknown";
+}
