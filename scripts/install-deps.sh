@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian 12 packages mlsgate needs to build and test, if any are
+# missing.  Runs apt-get (through sudo when not root).
+set -eu
+pkgs="gcc make autoconf automake libtool autoconf-archive pkg-config \
+libssl-dev libsodium-dev liblmdb-dev libnghttp2-dev libjansson-dev check"
+# Optional extras: clang + libFuzzer runtime (--enable-fuzz), valgrind.
+if [ "${MLSGATE_DEV_EXTRAS:-0}" = 1 ]; then
+  pkgs="$pkgs clang libclang-rt-14-dev valgrind"
+fi
+missing=
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+if [ -z "$missing" ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing:$missing"
+sudo=
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
