@@ -1,2 +1,12 @@
 #!/bin/sh
-exit 0
+# Replays the codec fuzz corpus through the fuzz target without libFuzzer
+# (STYLE.md §10).  `make check` exports top_srcdir and top_builddir.
+set -eu
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+corpus="$top_srcdir/tests/fuzz/codec_roundtrip_corpus"
+if [ ! -d "$corpus" ]; then
+  echo "fuzz_replay.sh: corpus $corpus not found" >&2
+  exit 1
+fi
+"$top_builddir/tests/fuzz_replay_codec" "$corpus"
