@@ -1,8 +1,10 @@
 #!/bin/sh
 # Replays the codec fuzz corpus through the fuzz target without libFuzzer
-# (STYLE.md §10).  `make check` exports top_srcdir and top_builddir.
+# (STYLE.md §10).  top_srcdir/top_builddir come from the test environment;
+# the serial-tests harness exports only srcdir (the same directory in this
+# non-recursive build), and runs tests from the build directory.
 set -eu
-top_srcdir=${top_srcdir:-.}
+top_srcdir=${top_srcdir:-${srcdir:-.}}
 top_builddir=${top_builddir:-.}
 corpus="$top_srcdir/tests/fuzz/codec_roundtrip_corpus"
 if [ ! -d "$corpus" ]; then
