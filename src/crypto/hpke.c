@@ -614,12 +614,19 @@ static int check_opts(const mg_hpke_opts *opts, const mg_hpke_suite *suite,
   return 0;
 }
 
+/* Which key-schedule outputs a setup derives.  Contexts handed to callers
+ * get both; the single-shot functions (§6) derive only what they use, which
+ * saves one HKDF-Expand per call (the local context never leaves them). */
+#define KS_AEAD 1u   /* key and base_nonce */
+#define KS_EXPORT 2u /* exporter_secret */
+#define KS_ALL (KS_AEAD | KS_EXPORT)
+
 /* KeySchedule<ROLE> (RFC 9180 §5.1).  |ctx| is filled in only on success. */
 static int key_schedule(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
                         mg_hpke_role role, const mg_hpke_opts *opts,
                         const uint8_t *shared_secret, size_t ss_len,
                         const uint8_t *info, size_t info_len,
-                        mg_hpke_trace_for_testing *trace) {
+                        mg_hpke_trace_for_testing *trace, unsigned what) {
   const mg_kdf_alg *kdf = suite->kdf;
   size_t nh = kdf->nh;
   mg_hpke_mode mode = opts != NULL ? opts->mode : MG_HPKE_MODE_BASE;
@@ -644,15 +651,17 @@ static int key_schedule(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
   size_t ksc_len = 1 + 2 * nh;
   MG_CHECK(labeled_extract(kdf, &sid, secret, shared_secret, ss_len, "secret",
                            psk, psk_len));
-  if (suite->aead != NULL) {
+  if (suite->aead != NULL && (what & KS_AEAD) != 0) {
     /* RFC 9180 §5.3: export-only suites skip key and base_nonce. */
     MG_CHECK(labeled_expand(kdf, &sid, tmp.key, suite->aead->key_len, secret,
                             nh, "key", ksc, ksc_len));
     MG_CHECK(labeled_expand(kdf, &sid, tmp.base_nonce, suite->aead->nonce_len,
                             secret, nh, "base_nonce", ksc, ksc_len));
   }
-  MG_CHECK(labeled_expand(kdf, &sid, tmp.exporter_secret, nh, secret, nh,
-                          "exp", ksc, ksc_len));
+  if ((what & KS_EXPORT) != 0) {
+    MG_CHECK(labeled_expand(kdf, &sid, tmp.exporter_secret, nh, secret, nh,
+                            "exp", ksc, ksc_len));
+  }
   tmp.suite = *suite;
   tmp.role = role;
   tmp.seq = 0;
@@ -676,7 +685,7 @@ static int setup_sender(mg_hpke_ctx *ctx, uint8_t *out_enc, size_t enc_cap,
                         const uint8_t *pk_r, size_t pk_r_len,
                         const uint8_t *info, size_t info_len,
                         const mg_hpke_opts *opts, const mg_hpke_key *key_e,
-                        mg_hpke_trace_for_testing *trace) {
+                        mg_hpke_trace_for_testing *trace, unsigned what) {
   uint8_t ss[MG_HPKE_MAX_SECRET_LEN];
   int rc;
 
@@ -695,7 +704,7 @@ static int setup_sender(mg_hpke_ctx *ctx, uint8_t *out_enc, size_t enc_cap,
       (opts != NULL && mode_is_auth(opts->mode)) ? opts->key_s : NULL;
   MG_CHECK(dhkem_encap(suite->kem, ss, out_enc, pk_r, pk_r_len, key_s, key_e));
   MG_CHECK(key_schedule(ctx, suite, MG_HPKE_ROLE_SENDER, opts, ss,
-                        suite->kem->secret_len, info, info_len, trace));
+                        suite->kem->secret_len, info, info_len, trace, what));
   *out_enc_len = suite->kem->enc_len;
 out:
   mg_memzero(ss, sizeof(ss));
@@ -709,7 +718,7 @@ static int setup_recipient(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
                            const mg_hpke_key *key_r, const uint8_t *enc,
                            size_t enc_len, const uint8_t *info,
                            size_t info_len, const mg_hpke_opts *opts,
-                           mg_hpke_trace_for_testing *trace) {
+                           mg_hpke_trace_for_testing *trace, unsigned what) {
   uint8_t ss[MG_HPKE_MAX_SECRET_LEN];
   int rc;
 
@@ -727,7 +736,7 @@ static int setup_recipient(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
     MG_CHECK(dhkem_decap(suite->kem, ss, key_r, enc, enc_len, NULL, 0));
   }
   MG_CHECK(key_schedule(ctx, suite, MG_HPKE_ROLE_RECIPIENT, opts, ss,
-                        suite->kem->secret_len, info, info_len, trace));
+                        suite->kem->secret_len, info, info_len, trace, what));
 out:
   mg_memzero(ss, sizeof(ss));
   if (rc < 0 && ctx != NULL) {
@@ -742,7 +751,7 @@ int mg_hpke_setup_sender(mg_hpke_ctx *ctx, uint8_t *out_enc, size_t enc_cap,
                          const uint8_t *info, size_t info_len,
                          const mg_hpke_opts *opts) {
   return setup_sender(ctx, out_enc, enc_cap, out_enc_len, suite, pk_r,
-                      pk_r_len, info, info_len, opts, NULL, NULL);
+                      pk_r_len, info, info_len, opts, NULL, NULL, KS_ALL);
 }
 
 int mg_hpke_setup_recipient(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
@@ -750,7 +759,7 @@ int mg_hpke_setup_recipient(mg_hpke_ctx *ctx, const mg_hpke_suite *suite,
                             size_t enc_len, const uint8_t *info,
                             size_t info_len, const mg_hpke_opts *opts) {
   return setup_recipient(ctx, suite, key_r, enc, enc_len, info, info_len, opts,
-                         NULL);
+                         NULL, KS_ALL);
 }
 
 int mg_hpke_setup_sender_for_testing(
@@ -765,7 +774,7 @@ int mg_hpke_setup_sender_for_testing(
     return MG_ERR_INVALID_ARG;
   }
   return setup_sender(ctx, out_enc, enc_cap, out_enc_len, suite, pk_r,
-                      pk_r_len, info, info_len, opts, key_e, trace);
+                      pk_r_len, info, info_len, opts, key_e, trace, KS_ALL);
 }
 
 int mg_hpke_setup_recipient_for_testing(
@@ -773,7 +782,7 @@ int mg_hpke_setup_recipient_for_testing(
     const uint8_t *enc, size_t enc_len, const uint8_t *info, size_t info_len,
     const mg_hpke_opts *opts, mg_hpke_trace_for_testing *trace) {
   return setup_recipient(ctx, suite, key_r, enc, enc_len, info, info_len, opts,
-                         trace);
+                         trace, KS_ALL);
 }
 
 void mg_hpke_ctx_set_seq_for_testing(mg_hpke_ctx *ctx, uint64_t seq) {
@@ -890,8 +899,10 @@ int mg_hpke_seal_single(uint8_t *out_enc, size_t enc_cap, size_t *out_enc_len,
   mg_hpke_ctx ctx;
   int rc;
   mg_hpke_ctx_zero(&ctx);
-  MG_CHECK(mg_hpke_setup_sender(&ctx, out_enc, enc_cap, out_enc_len, suite,
-                                pk_r, pk_r_len, info, info_len, opts));
+  MG_GUARD(suite_check(suite));
+  MG_ENSURE(suite->aead != NULL, MG_ERR_EXPORT_ONLY);
+  MG_CHECK(setup_sender(&ctx, out_enc, enc_cap, out_enc_len, suite, pk_r,
+                        pk_r_len, info, info_len, opts, NULL, NULL, KS_AEAD));
   MG_CHECK(mg_hpke_seal(&ctx, out_ct, ct_cap, out_ct_len, pt, pt_len, aad,
                         aad_len));
 out:
@@ -908,8 +919,10 @@ int mg_hpke_open_single(uint8_t *out_pt, size_t pt_cap, size_t *out_pt_len,
   mg_hpke_ctx ctx;
   int rc;
   mg_hpke_ctx_zero(&ctx);
-  MG_CHECK(mg_hpke_setup_recipient(&ctx, suite, key_r, enc, enc_len, info,
-                                   info_len, opts));
+  MG_GUARD(suite_check(suite));
+  MG_ENSURE(suite->aead != NULL, MG_ERR_EXPORT_ONLY);
+  MG_CHECK(setup_recipient(&ctx, suite, key_r, enc, enc_len, info, info_len,
+                           opts, NULL, KS_AEAD));
   MG_CHECK(mg_hpke_open(&ctx, out_pt, pt_cap, out_pt_len, ct, ct_len, aad,
                         aad_len));
 out:
@@ -927,8 +940,8 @@ int mg_hpke_send_export(uint8_t *out_enc, size_t enc_cap, size_t *out_enc_len,
   mg_hpke_ctx ctx;
   int rc;
   mg_hpke_ctx_zero(&ctx);
-  MG_CHECK(mg_hpke_setup_sender(&ctx, out_enc, enc_cap, out_enc_len, suite,
-                                pk_r, pk_r_len, info, info_len, opts));
+  MG_CHECK(setup_sender(&ctx, out_enc, enc_cap, out_enc_len, suite, pk_r,
+                        pk_r_len, info, info_len, opts, NULL, NULL, KS_EXPORT));
   MG_CHECK(mg_hpke_export(&ctx, out_secret, secret_len, exporter_context,
                           exporter_context_len));
 out:
@@ -946,8 +959,8 @@ int mg_hpke_receive_export(uint8_t *out_secret, size_t secret_len,
   mg_hpke_ctx ctx;
   int rc;
   mg_hpke_ctx_zero(&ctx);
-  MG_CHECK(mg_hpke_setup_recipient(&ctx, suite, key_r, enc, enc_len, info,
-                                   info_len, opts));
+  MG_CHECK(setup_recipient(&ctx, suite, key_r, enc, enc_len, info, info_len,
+                           opts, NULL, KS_EXPORT));
   MG_CHECK(mg_hpke_export(&ctx, out_secret, secret_len, exporter_context,
                           exporter_context_len));
 out:
