@@ -52,6 +52,9 @@ static const char *st_pending_reason(const char *base) {
 void mg_st_pass(mg_st_report *rep) { rep->passed++; }
 
 static void st_vrecord(mg_st_report *rep, const char *what, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void st_vrecord(mg_st_report *rep, const char *what, const char *fmt,
                        va_list ap) {
   vsnprintf(rep->last_msg, sizeof(rep->last_msg), fmt, ap);
   if (rep->log != NULL) {
