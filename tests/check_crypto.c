@@ -22,7 +22,8 @@
  *    out-of-range keys give MG_ERR_BAD_KEY, RFC 8032 test 1, both Ed25519
  *    backends identical;
  *  - the KEM and MLS suite tables (RFC 9180 §7.1, RFC 9420 §17.1);
- *  - per-thread backend state under concurrent use;
+ *  - per-thread backend state and a shared prepared key under concurrent
+ *    use;
  *  - every Wycheproof file under $MLSGATE_VECTORS/wycheproof through the
  *    self-test kind (one loop iteration per file): 0 failed, 0 skipped,
  *    passed == numberOfTests.
@@ -1013,6 +1014,7 @@ static const uint8_t t_key[32] = {1, 2, 3};
 static const uint8_t t_nonce[12] = {4, 5, 6};
 static uint8_t t_msg[200];
 static uint8_t t_priv[32], t_peer[32];
+static mg_sig_key *t_sign_key, *t_verify_key; /* shared by all threads */
 
 static void *thread_main(void *arg) {
   thread_result *r = arg;
@@ -1026,6 +1028,19 @@ static void *thread_main(void *arg) {
                           sealed, 216) != 0 ||
         memcmp(back, t_msg, 200) != 0) {
       r->ok = 0;
+    }
+    if (iter % 10 == 0) {
+      /* One prepared ECDSA key used concurrently (its cached contexts). */
+      const mg_sig_alg *s = &mg_sig_ecdsa_p256_sha256;
+      uint8_t sig[72];
+      size_t sig_len = 0;
+      if (s->sign(s, t_sign_key, sig, &sig_len, t_msg, 200) != 0 ||
+          s->verify(s, t_verify_key, t_msg, 200, sig, sig_len) != 0 ||
+          s->verify(s, t_sign_key, t_msg, 200, sig, sig_len) != 0 ||
+          s->verify(s, t_verify_key, t_msg, 199, sig, sig_len) !=
+              MG_ERR_VERIFY) {
+        r->ok = 0;
+      }
     }
     if (iter == 0) {
       memcpy(r->mac, mac, 32);
@@ -1050,6 +1065,11 @@ START_TEST(test_threads) {
   rnd(t_msg, sizeof(t_msg));
   ck_assert_int_eq(mg_dh_x25519.generate(&mg_dh_x25519, t_priv, t_peer), 0);
   rnd(t_priv, sizeof(t_priv));
+  uint8_t sk[32], pk[65];
+  const mg_sig_alg *s = &mg_sig_ecdsa_p256_sha256;
+  ck_assert_int_eq(s->generate(s, sk, pk), 0);
+  ck_assert_int_eq(s->key_from_priv(s, &t_sign_key, sk, 32), 0);
+  ck_assert_int_eq(s->key_from_pub(s, &t_verify_key, pk, 65), 0);
   thread_result want, got[N_THREADS];
   memset(&want, 0, sizeof(want));
   thread_main(&want);
@@ -1066,6 +1086,8 @@ START_TEST(test_threads) {
     ck_assert_mem_eq(got[t].sealed, want.sealed, 216);
     ck_assert_mem_eq(got[t].dh, want.dh, 32);
   }
+  mg_sig_key_free(t_sign_key);
+  mg_sig_key_free(t_verify_key);
 }
 END_TEST
 

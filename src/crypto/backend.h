@@ -26,6 +26,7 @@ struct mg_sig_key {
   const mg_sig_alg *alg;
   void (*release)(struct mg_sig_key *key);
   void *handle;   /* OpenSSL: EVP_PKEY *; NULL for libsodium */
+  void *cache;    /* backend-private (OpenSSL: reusable EVP_PKEY_CTXs) */
   int has_priv;   /* 1 if the key can sign */
   size_t raw_len; /* bytes of |raw| in use */
   uint8_t raw[64]; /* libsodium Ed25519: secret key (seed||pk) or public key */
