@@ -38,10 +38,15 @@ MG_MUST_USE int mg_ossl_init(void);
 MG_MUST_USE int mg_sodium_init(void);
 
 /* mg_sodium_random fills |out| from the system CSPRNG (libsodium
- * randombytes_buf: getrandom(2)). */
+ * randombytes_buf: getrandom(2)); deterministic in fuzzing builds
+ * (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION). */
 void mg_sodium_random(uint8_t *out, size_t len);
 
 /* ---- OpenSSL 3.0 backend (crypto_openssl.c) ----
+ * Each function implements the crypto.h function pointer of the same name
+ * and has its contract and error codes (MG_ERR_PARAM, MG_ERR_AUTH,
+ * MG_ERR_BAD_KEY, MG_ERR_VERIFY, MG_ERR_DH_ZERO, MG_ERR_CRYPTO_LIB;
+ * MG_ERR_INVALID_ARG for an object of a size the backend does not have).
  * The object is selected by its sizes: hash by digest_len (32/48/64), AES-GCM
  * by key_len (16/24/32), X25519/X448 and EdDSA by priv_len (32/56, 32/57),
  * NIST curves by priv_len (32/48/66). */
@@ -132,7 +137,7 @@ MG_MUST_USE int mg_ossl_ecdsa_verify(const mg_sig_alg *alg,
                                      size_t sig_len);
 
 /* ---- libsodium 1.0.18 backend (crypto_sodium.c) ----
- * Hashes: SHA-256 and SHA-512 only (digest_len 32/64).  AES-256-GCM needs
+ * Same contracts and errors as the OpenSSL backend.  Hashes: SHA-256 and SHA-512 only (digest_len 32/64).  AES-256-GCM needs
  * hardware AES (MG_ERR_UNSUPPORTED otherwise) and a 12-byte nonce. */
 MG_MUST_USE int mg_sodium_digest(const mg_hash_alg *alg, uint8_t *out,
                                  const uint8_t *in, size_t in_len);

@@ -501,12 +501,12 @@ static int aead_seal(int c, uint8_t *out, const uint8_t *key,
                      const uint8_t *aad, size_t aad_len, const uint8_t *pt,
                      size_t pt_len) {
   uint8_t tag[GCM_TAG_LEN];
+  /* Checked before anything is written: bad input changes nothing. */
+  MG_ENSURE(pt_len <= INT_MAX && aad_len <= INT_MAX, MG_ERR_PARAM);
   int rc = aead_run(c, 1, out, key, nonce, nonce_len, aad, aad_len, pt, pt_len,
                     tag);
   if (rc == 0) {
     memcpy(out + pt_len, tag, GCM_TAG_LEN);
-  } else if (pt_len <= SIZE_MAX - GCM_TAG_LEN) {
-    mg_memzero(out, pt_len + GCM_TAG_LEN);
   }
   return rc;
 }
@@ -518,6 +518,7 @@ static int aead_open(int c, uint8_t *out, const uint8_t *key,
   uint8_t tag[GCM_TAG_LEN];
   MG_ENSURE(ct_len >= GCM_TAG_LEN, MG_ERR_AUTH);
   size_t n = ct_len - GCM_TAG_LEN;
+  MG_ENSURE(n <= INT_MAX && aad_len <= INT_MAX, MG_ERR_PARAM);
   /* Copy the tag first: with out == ct the plaintext overwrites nothing past
    * n, but a caller may pass an |out| that overlaps differently. */
   memcpy(tag, ct + n, GCM_TAG_LEN);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +22,26 @@ int mg_sodium_init(void) {
   return sodium_init() < 0 ? MG_ERR_CRYPTO_LIB : 0;
 }
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Fuzzing builds: deterministic randomness (STYLE.md §10; BoringSSL
+ * FUZZING.md), a ChaCha20 stream keyed by a fixed seed and a call counter. */
+static _Atomic uint64_t g_fuzz_ctr;
+
+void mg_sodium_random(uint8_t *out, size_t len) {
+  uint8_t seed[randombytes_SEEDBYTES] = {0};
+  uint64_t c = atomic_fetch_add(&g_fuzz_ctr, 1);
+  memcpy(seed, &c, sizeof(c));
+  if (len > 0) {
+    randombytes_buf_deterministic(out, len, seed);
+  }
+}
+#else
 void mg_sodium_random(uint8_t *out, size_t len) {
   if (len > 0) {
     randombytes_buf(out, len);
   }
 }
+#endif
 
 /* ------------------------------------------------------------------ hash */
 
@@ -282,7 +298,7 @@ int mg_sodium_x25519_pub_from_priv(const mg_dh_alg *alg, uint8_t *pub,
 
 int mg_sodium_x25519_generate(const mg_dh_alg *alg, uint8_t *priv,
                               uint8_t *pub) {
-  randombytes_buf(priv, crypto_scalarmult_curve25519_SCALARBYTES);
+  mg_sodium_random(priv, crypto_scalarmult_curve25519_SCALARBYTES);
   int rc = mg_sodium_x25519_pub_from_priv(alg, pub, priv);
   if (rc < 0) {
     sodium_memzero(priv, crypto_scalarmult_curve25519_SCALARBYTES);
@@ -317,7 +333,7 @@ int mg_sodium_ed25519_pub_from_priv(const mg_sig_alg *alg, uint8_t *pub,
 
 int mg_sodium_ed25519_generate(const mg_sig_alg *alg, uint8_t *priv,
                                uint8_t *pub) {
-  randombytes_buf(priv, crypto_sign_ed25519_SEEDBYTES);
+  mg_sodium_random(priv, crypto_sign_ed25519_SEEDBYTES);
   int rc = mg_sodium_ed25519_pub_from_priv(alg, pub, priv);
   if (rc < 0) {
     sodium_memzero(priv, crypto_sign_ed25519_SEEDBYTES);
