@@ -893,7 +893,8 @@ START_TEST(test_mls_helpers) {
   for (size_t k = 0; k < sizeof(ctxbuf); k++) {
     ctxbuf[k] = (uint8_t)(k * 3);
   }
-  size_t ctx_lens[] = {0, 5, 400, sizeof(ctxbuf)};
+  /* 63/64 straddle the direct-layout / codec boundary of the KDFLabel. */
+  size_t ctx_lens[] = {0, 5, 63, 64, 400, sizeof(ctxbuf)};
   for (size_t c = 0; c < sizeof(ctx_lens) / sizeof(ctx_lens[0]); c++) {
     uint8_t got[80], want[80];
     mg_writer w;
@@ -910,6 +911,29 @@ START_TEST(test_mls_helpers) {
                                            "test label", ctxbuf, ctx_lens[c]),
                      0);
     ck_assert_mem_eq(got, want, 80);
+  }
+  /* Labels whose "MLS 1.0 " + label is 63 and 64 bytes (varint boundary). */
+  for (size_t llen = 54; llen <= 57; llen++) {
+    char label[64];
+    uint8_t full[8 + 64];
+    memset(label, 'L', llen);
+    label[llen] = '\0';
+    memcpy(full, "MLS 1.0 ", 8);
+    memcpy(full + 8, label, llen);
+    uint8_t got[40], want[40];
+    mg_writer w;
+    ck_assert_int_eq(mg_writer_init(&w, 64, 0), 0);
+    ck_assert_int_eq(mg_write_u16(&w, 40), 0);
+    ck_assert_int_eq(mg_write_opaque(&w, full, 8 + llen), 0);
+    ck_assert_int_eq(mg_write_opaque(&w, ctxbuf, 10), 0);
+    ck_assert_int_eq(suite->kdf->expand(suite->kdf, want, 40, secret, nh,
+                                        mg_writer_data(&w), mg_writer_len(&w)),
+                     0);
+    mg_writer_cleanup(&w);
+    ck_assert_int_eq(mls_expand_with_label(suite, got, 40, secret, nh, label,
+                                           ctxbuf, 10),
+                     0);
+    ck_assert_mem_eq(got, want, 40);
   }
   /* DeriveSecret = ExpandWithLabel(secret, label, "", Nh); DeriveTreeSecret
    * uses the generation as a big-endian uint32 context. */

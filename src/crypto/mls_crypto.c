@@ -26,8 +26,17 @@ static const uint8_t k_empty[1] = {0};
 
 typedef struct labeled_buf {
   uint8_t stack[MLS_LABELED_STACK];
-  mg_writer w;
+  size_t fast_len; /* > 0: the structure was written straight into stack */
+  mg_writer w;     /* otherwise: written through the codec */
 } labeled_buf;
+
+static inline const uint8_t *lb_data(const labeled_buf *lb) {
+  return lb->fast_len > 0 ? lb->stack : mg_writer_data(&lb->w);
+}
+
+static inline size_t lb_len(const labeled_buf *lb) {
+  return lb->fast_len > 0 ? lb->fast_len : mg_writer_len(&lb->w);
+}
 
 static int suite_check(const mls_suite *suite) {
   MG_ENSURE_REF(suite);
@@ -46,12 +55,36 @@ static int labeled_serialize(labeled_buf *lb, int with_length,
                              const char *label, const uint8_t *body,
                              size_t body_len) {
   mg_writer_zero(&lb->w);
+  lb->fast_len = 0;
   MG_ENSURE(label != NULL && (body != NULL || body_len == 0),
             MG_ERR_INVALID_ARG);
   size_t prefix_len = strlen(prefix);
   size_t label_len = strlen(label);
   MG_ENSURE(label_len <= MG_VARINT_MAX - prefix_len && body_len <= MG_VARINT_MAX,
             MG_ERR_LENGTH);
+  if (prefix_len + label_len < 64 && body_len < 64) {
+    /* Hot path (every key-schedule and secret-tree derivation): both
+     * vectors take a one-byte varint header (RFC 9420 §2.1.2), so the
+     * structure is laid out directly; 2 + 1 + 63 + 1 + 63 bytes fit the
+     * stack buffer.  The codec path below gives the same bytes (tested). */
+    uint8_t *p = lb->stack;
+    if (with_length) {
+      *p++ = (uint8_t)(length >> 8);
+      *p++ = (uint8_t)length;
+    }
+    *p++ = (uint8_t)(prefix_len + label_len);
+    memcpy(p, prefix, prefix_len);
+    p += prefix_len;
+    memcpy(p, label, label_len);
+    p += label_len;
+    *p++ = (uint8_t)body_len;
+    if (body_len > 0) {
+      memcpy(p, body, body_len);
+      p += body_len;
+    }
+    lb->fast_len = (size_t)(p - lb->stack);
+    return 0;
+  }
   /* Upper bound: 2 (length) + 4 (varint) + label + 4 (varint) + body. */
   size_t need = 2 + 4 + prefix_len + label_len + 4 + body_len;
   if (need <= sizeof(lb->stack)) {
@@ -80,6 +113,7 @@ int mls_expand_with_label(const mls_suite *suite, uint8_t *out, size_t out_len,
                           const char *label, const uint8_t *context,
                           size_t context_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -94,7 +128,7 @@ int mls_expand_with_label(const mls_suite *suite, uint8_t *out, size_t out_len,
   MG_CHECK(labeled_serialize(&lb, 1, (uint16_t)out_len, MLS_LABEL_PREFIX,
                              label, context, context_len));
   MG_CHECK(suite->kdf->expand(suite->kdf, out, out_len, secret, secret_len,
-                              mg_writer_data(&lb.w), mg_writer_len(&lb.w)));
+                              lb_data(&lb), lb_len(&lb)));
 out:
   mg_writer_cleanup(&lb.w);
   return rc;
@@ -128,6 +162,7 @@ int mls_sign_with_label(const mls_suite *suite, uint8_t *sig, size_t sig_cap,
                         const char *label, const uint8_t *content,
                         size_t content_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -141,7 +176,7 @@ int mls_sign_with_label(const mls_suite *suite, uint8_t *sig, size_t sig_cap,
   MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
                              content_len));
   MG_CHECK(mg_sig_sign_raw(suite->sig, sig, sig_len, priv, priv_len,
-                           mg_writer_data(&lb.w), mg_writer_len(&lb.w)));
+                           lb_data(&lb), lb_len(&lb)));
 out:
   mg_writer_cleanup(&lb.w);
   return rc;
@@ -152,6 +187,7 @@ int mls_sign_with_label_key(const mls_suite *suite, uint8_t *sig,
                             const mg_sig_key *key, const char *label,
                             const uint8_t *content, size_t content_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -165,7 +201,7 @@ int mls_sign_with_label_key(const mls_suite *suite, uint8_t *sig,
   MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
                              content_len));
   MG_CHECK(suite->sig->sign(suite->sig, key, sig, sig_len,
-                            mg_writer_data(&lb.w), mg_writer_len(&lb.w)));
+                            lb_data(&lb), lb_len(&lb)));
 out:
   mg_writer_cleanup(&lb.w);
   return rc;
@@ -176,6 +212,7 @@ int mls_verify_with_label(const mls_suite *suite, const uint8_t *pub,
                           const uint8_t *content, size_t content_len,
                           const uint8_t *sig, size_t sig_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -185,8 +222,8 @@ int mls_verify_with_label(const mls_suite *suite, const uint8_t *pub,
   }
   MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
                              content_len));
-  MG_CHECK(mg_sig_verify_raw(suite->sig, pub, pub_len, mg_writer_data(&lb.w),
-                             mg_writer_len(&lb.w),
+  MG_CHECK(mg_sig_verify_raw(suite->sig, pub, pub_len, lb_data(&lb),
+                             lb_len(&lb),
                              sig != NULL ? sig : k_empty, sig_len));
 out:
   mg_writer_cleanup(&lb.w);
@@ -198,6 +235,7 @@ int mls_verify_with_label_key(const mls_suite *suite, const mg_sig_key *key,
                               size_t content_len, const uint8_t *sig,
                               size_t sig_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -207,8 +245,8 @@ int mls_verify_with_label_key(const mls_suite *suite, const mg_sig_key *key,
   }
   MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
                              content_len));
-  MG_CHECK(suite->sig->verify(suite->sig, key, mg_writer_data(&lb.w),
-                              mg_writer_len(&lb.w),
+  MG_CHECK(suite->sig->verify(suite->sig, key, lb_data(&lb),
+                              lb_len(&lb),
                               sig != NULL ? sig : k_empty, sig_len));
 out:
   mg_writer_cleanup(&lb.w);
@@ -232,6 +270,7 @@ int mls_encrypt_with_label(const mls_suite *suite, uint8_t *kem_output,
                            const uint8_t *context, size_t context_len,
                            const uint8_t *pt, size_t pt_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -242,7 +281,7 @@ int mls_encrypt_with_label(const mls_suite *suite, uint8_t *kem_output,
   /* SealBase(pub, EncryptContext, "", pt) */
   MG_CHECK(mg_hpke_seal_single(kem_output, kem_cap, kem_output_len, ct, ct_cap,
                                ct_len, &hs, pub, pub_len,
-                               mg_writer_data(&lb.w), mg_writer_len(&lb.w),
+                               lb_data(&lb), lb_len(&lb),
                                NULL, NULL, 0, pt, pt_len));
 out:
   mg_writer_cleanup(&lb.w);
@@ -257,6 +296,7 @@ int mls_decrypt_with_label_key(const mls_suite *suite, uint8_t *pt,
                                size_t kem_output_len, const uint8_t *ct,
                                size_t ct_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -266,8 +306,8 @@ int mls_decrypt_with_label_key(const mls_suite *suite, uint8_t *pt,
   mg_hpke_suite hs = mls_hpke_suite(suite);
   /* OpenBase(kem_output, priv, EncryptContext, "", ct) */
   MG_CHECK(mg_hpke_open_single(pt, pt_cap, pt_len, &hs, key, kem_output,
-                               kem_output_len, mg_writer_data(&lb.w),
-                               mg_writer_len(&lb.w), NULL, NULL, 0, ct,
+                               kem_output_len, lb_data(&lb),
+                               lb_len(&lb), NULL, NULL, 0, ct,
                                ct_len));
 out:
   mg_writer_cleanup(&lb.w);
@@ -300,6 +340,7 @@ int mls_ref_hash(const mls_suite *suite, uint8_t *out, size_t out_cap,
                  size_t *out_len, const char *label, const uint8_t *value,
                  size_t value_len) {
   labeled_buf lb;
+  lb.fast_len = 0;
   int rc;
 
   mg_writer_zero(&lb.w);
@@ -312,8 +353,8 @@ int mls_ref_hash(const mls_suite *suite, uint8_t *out, size_t out_cap,
   }
   /* RefHashInput: the label is used as given, without "MLS 1.0 ". */
   MG_CHECK(labeled_serialize(&lb, 0, 0, "", label, value, value_len));
-  MG_CHECK(suite->hash->digest(suite->hash, out, mg_writer_data(&lb.w),
-                               mg_writer_len(&lb.w)));
+  MG_CHECK(suite->hash->digest(suite->hash, out, lb_data(&lb),
+                               lb_len(&lb)));
   *out_len = suite->hash->digest_len;
 out:
   mg_writer_cleanup(&lb.w);
