@@ -42,6 +42,33 @@ typedef enum mg_err {
   /* PROTOCOL */
   MG_ERR_PROTOCOL = -200,          /* generic MLS rule violation */
   MG_ERR_UNSUPPORTED = -201,       /* unknown suite / algorithm / version */
+  MG_ERR_WIRE_FORMAT = -202,      /* unknown or disallowed wire format */
+  MG_ERR_VERSION = -203,          /* protocol version is not mls10 */
+  MG_ERR_DUPLICATE_EXTENSION = -204, /* duplicate extension type */
+  MG_ERR_EXTENSION = -205,        /* extension not allowed here or not supported */
+  MG_ERR_PARENT_HASH = -206,      /* parent hash does not verify */
+  MG_ERR_TREE_HASH = -207,        /* tree hash does not match */
+  MG_ERR_TREE_INVALID = -208,     /* malformed ratchet tree */
+  MG_ERR_LEAF_SIGNATURE = -209,   /* leaf node signature does not verify */
+  MG_ERR_LEAF_NODE_SOURCE = -210, /* leaf node source not allowed here */
+  MG_ERR_DUPLICATE_KEY = -211,    /* encryption or signature key already in the tree */
+  MG_ERR_CREDENTIAL = -212,       /* credential rejected */
+  MG_ERR_CAPABILITIES = -213,     /* capabilities do not support what the group requires */
+  MG_ERR_LIFETIME = -214,         /* lifetime not valid at this time */
+  MG_ERR_KEY_PACKAGE = -215,      /* invalid key package */
+  MG_ERR_SENDER = -216,           /* sender type or index not allowed */
+  MG_ERR_EPOCH = -217,            /* message is for another epoch */
+  MG_ERR_GROUP_ID = -218,         /* message is for another group */
+  MG_ERR_CONTENT_TYPE = -219,     /* content type not allowed for this wire format */
+  MG_ERR_MEMBERSHIP_TAG = -220,   /* membership tag does not verify */
+  MG_ERR_CONFIRMATION_TAG = -221, /* confirmation tag does not verify */
+  MG_ERR_SIGNATURE = -222,        /* message signature does not verify */
+  MG_ERR_GENERATION = -223,       /* ratchet generation too old, reused or too far ahead */
+  MG_ERR_PADDING = -224,          /* non-zero padding */
+  MG_ERR_PROPOSAL = -225,         /* invalid proposal or proposal list (RFC 9420 §12.2) */
+  MG_ERR_PSK = -226,              /* pre-shared key unknown or invalid */
+  MG_ERR_PATH = -227,             /* update path invalid */
+  MG_ERR_WELCOME = -228,          /* Welcome has no secrets for this key package */
 
   /* CRYPTO */
   MG_ERR_CRYPTO = -300,            /* generic cryptographic failure */
