@@ -598,16 +598,16 @@ static const char *xdh_name(const mg_dh_alg *alg) {
   }
 }
 
-int mg_ossl_xdh_pub_from_priv(const mg_dh_alg *alg, uint8_t *pub,
-                              const uint8_t *priv) {
+/* Derives the raw public key of a raw X25519/X448/Ed25519/Ed448 private key
+ * (OpenSSL computes it on import). */
+static int raw_pub_from_priv(const char *name, uint8_t *pub, size_t pub_len,
+                             const uint8_t *priv, size_t priv_len) {
   int rc = MG_ERR_CRYPTO_LIB;
-  const char *name = xdh_name(alg);
   MG_ENSURE(name != NULL, MG_ERR_INVALID_ARG);
-  EVP_PKEY *k =
-      EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, alg->priv_len);
-  size_t len = alg->pub_len;
+  EVP_PKEY *k = EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, priv_len);
+  size_t len = pub_len;
   if (k != NULL && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 &&
-      len == alg->pub_len) {
+      len == pub_len) {
     rc = 0;
   }
   EVP_PKEY_free(k);
@@ -615,6 +615,12 @@ int mg_ossl_xdh_pub_from_priv(const mg_dh_alg *alg, uint8_t *pub,
     ERR_clear_error();
   }
   return rc;
+}
+
+int mg_ossl_xdh_pub_from_priv(const mg_dh_alg *alg, uint8_t *pub,
+                              const uint8_t *priv) {
+  return raw_pub_from_priv(xdh_name(alg), pub, alg->pub_len, priv,
+                           alg->priv_len);
 }
 
 int mg_ossl_xdh_generate(const mg_dh_alg *alg, uint8_t *priv, uint8_t *pub) {
@@ -957,21 +963,8 @@ static const char *eddsa_name(const mg_sig_alg *alg) {
 
 int mg_ossl_eddsa_pub_from_priv(const mg_sig_alg *alg, uint8_t *pub,
                                 const uint8_t *priv) {
-  int rc = MG_ERR_CRYPTO_LIB;
-  const char *name = eddsa_name(alg);
-  MG_ENSURE(name != NULL, MG_ERR_INVALID_ARG);
-  EVP_PKEY *k =
-      EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, alg->priv_len);
-  size_t len = alg->pub_len;
-  if (k != NULL && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 &&
-      len == alg->pub_len) {
-    rc = 0;
-  }
-  EVP_PKEY_free(k);
-  if (rc < 0) {
-    ERR_clear_error();
-  }
-  return rc;
+  return raw_pub_from_priv(eddsa_name(alg), pub, alg->pub_len, priv,
+                           alg->priv_len);
 }
 
 int mg_ossl_eddsa_generate(const mg_sig_alg *alg, uint8_t *priv,

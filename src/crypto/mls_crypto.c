@@ -161,24 +161,13 @@ int mls_sign_with_label(const mls_suite *suite, uint8_t *sig, size_t sig_cap,
                         size_t *sig_len, const uint8_t *priv, size_t priv_len,
                         const char *label, const uint8_t *content,
                         size_t content_len) {
-  labeled_buf lb;
-  lb.fast_len = 0;
-  int rc;
-
-  mg_writer_zero(&lb.w);
-  MG_CHECK(suite_check(suite));
-  if (sig == NULL || sig_len == NULL || priv == NULL) {
-    MG_FAIL(MG_ERR_INVALID_ARG);
-  }
-  if (sig_cap < suite->sig->max_sig_len) {
-    MG_FAIL(MG_ERR_BUFFER_TOO_SMALL);
-  }
-  MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
-                             content_len));
-  MG_CHECK(mg_sig_sign_raw(suite->sig, sig, sig_len, priv, priv_len,
-                           lb_data(&lb), lb_len(&lb)));
-out:
-  mg_writer_cleanup(&lb.w);
+  mg_sig_key *key = NULL;
+  MG_GUARD(suite_check(suite));
+  MG_ENSURE(priv != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(suite->sig->key_from_priv(suite->sig, &key, priv, priv_len));
+  int rc = mls_sign_with_label_key(suite, sig, sig_cap, sig_len, key, label,
+                                   content, content_len);
+  mg_sig_key_free(key);
   return rc;
 }
 
@@ -211,22 +200,13 @@ int mls_verify_with_label(const mls_suite *suite, const uint8_t *pub,
                           size_t pub_len, const char *label,
                           const uint8_t *content, size_t content_len,
                           const uint8_t *sig, size_t sig_len) {
-  labeled_buf lb;
-  lb.fast_len = 0;
-  int rc;
-
-  mg_writer_zero(&lb.w);
-  MG_CHECK(suite_check(suite));
-  if (pub == NULL || (sig == NULL && sig_len > 0)) {
-    MG_FAIL(MG_ERR_INVALID_ARG);
-  }
-  MG_CHECK(labeled_serialize(&lb, 0, 0, MLS_LABEL_PREFIX, label, content,
-                             content_len));
-  MG_CHECK(mg_sig_verify_raw(suite->sig, pub, pub_len, lb_data(&lb),
-                             lb_len(&lb),
-                             sig != NULL ? sig : k_empty, sig_len));
-out:
-  mg_writer_cleanup(&lb.w);
+  mg_sig_key *key = NULL;
+  MG_GUARD(suite_check(suite));
+  MG_ENSURE(pub != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(suite->sig->key_from_pub(suite->sig, &key, pub, pub_len));
+  int rc = mls_verify_with_label_key(suite, key, label, content, content_len,
+                                     sig, sig_len);
+  mg_sig_key_free(key);
   return rc;
 }
 
