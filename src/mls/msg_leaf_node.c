@@ -1,0 +1,272 @@
+/*
+ * Capabilities, Lifetime, LeafNode and LeafNodeTBS (RFC 9420 §7.2), with
+ * leaf signing and verification (§7.2, §7.3).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/guard.h"
+#include "common/secmem.h"
+#include "crypto/mls_crypto.h"
+#include "mls/constants.h"
+#include "mls/msg_leaf.h"
+#include "mls/msg_leaf_internal.h"
+
+/* ---------------------------------------------------------- Capabilities */
+
+/* RFC 9420 §7.2
+ *   struct {
+ *       ProtocolVersion versions<V>;
+ *       CipherSuite cipher_suites<V>;
+ *       ExtensionType extensions<V>;
+ *       ProposalType proposals<V>;
+ *       CredentialType credentials<V>;
+ *   } Capabilities;
+ */
+int mls_capabilities_decode(mg_reader *r, mls_capabilities *out) {
+  mls_capabilities c;
+  mg_reader tmp;
+  int rc;
+  MG_ENSURE(r != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  memset(&c, 0, sizeof(c));
+  tmp = *r;
+  MG_CHECK(mls_u16_list_decode(&tmp, &c.versions));
+  MG_CHECK(mls_u16_list_decode(&tmp, &c.cipher_suites));
+  MG_CHECK(mls_u16_list_decode(&tmp, &c.extensions));
+  MG_CHECK(mls_u16_list_decode(&tmp, &c.proposals));
+  MG_CHECK(mls_u16_list_decode(&tmp, &c.credentials));
+  *out = c;
+  *r = tmp;
+  return 0;
+out:
+  mls_capabilities_cleanup(&c);
+  return rc;
+}
+
+int mls_capabilities_encode(mg_writer *w, const mls_capabilities *in) {
+  MG_ENSURE_REF(in);
+  MG_GUARD(mls_u16_list_encode(w, &in->versions));
+  MG_GUARD(mls_u16_list_encode(w, &in->cipher_suites));
+  MG_GUARD(mls_u16_list_encode(w, &in->extensions));
+  MG_GUARD(mls_u16_list_encode(w, &in->proposals));
+  return mls_u16_list_encode(w, &in->credentials);
+}
+
+void mls_capabilities_cleanup(mls_capabilities *x) {
+  if (x == NULL) {
+    return;
+  }
+  mls_u16_list_cleanup(&x->versions);
+  mls_u16_list_cleanup(&x->cipher_suites);
+  mls_u16_list_cleanup(&x->extensions);
+  mls_u16_list_cleanup(&x->proposals);
+  mls_u16_list_cleanup(&x->credentials);
+}
+
+/* -------------------------------------------------------------- Lifetime */
+
+/* RFC 9420 §7.2: struct { uint64 not_before; uint64 not_after; } Lifetime; */
+int mls_lifetime_decode(mg_reader *r, mls_lifetime *out) {
+  mg_reader tmp;
+  mls_lifetime lt;
+  MG_ENSURE(r != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  tmp = *r;
+  MG_GUARD(mg_read_u64(&tmp, &lt.not_before));
+  MG_GUARD(mg_read_u64(&tmp, &lt.not_after));
+  *out = lt;
+  *r = tmp;
+  return 0;
+}
+
+int mls_lifetime_encode(mg_writer *w, const mls_lifetime *in) {
+  MG_ENSURE_REF(in);
+  MG_GUARD(mg_write_u64(w, in->not_before));
+  return mg_write_u64(w, in->not_after);
+}
+
+int mls_lifetime_check(const mls_lifetime *lt, uint64_t now) {
+  MG_ENSURE_REF(lt);
+  MG_ENSURE(lt->not_before <= now && now <= lt->not_after, MG_ERR_LIFETIME);
+  return 0;
+}
+
+/* -------------------------------------------------------------- LeafNode */
+
+static int source_valid(uint8_t s) {
+  return s == MLS_LEAF_SOURCE_KEY_PACKAGE || s == MLS_LEAF_SOURCE_UPDATE ||
+         s == MLS_LEAF_SOURCE_COMMIT;
+}
+
+int mls_leaf_node_decode(mg_reader *r, mls_leaf_node *out) {
+  mls_leaf_node ln;
+  mg_reader tmp;
+  int rc;
+  MG_ENSURE(r != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  memset(&ln, 0, sizeof(ln));
+  tmp = *r;
+  MG_CHECK(mls_bytes_read(&tmp, &ln.encryption_key));
+  MG_CHECK(mls_bytes_read(&tmp, &ln.signature_key));
+  MG_CHECK(mls_credential_decode(&tmp, &ln.credential));
+  MG_CHECK(mls_capabilities_decode(&tmp, &ln.capabilities));
+  MG_CHECK(mg_read_u8(&tmp, &ln.leaf_node_source));
+  switch (ln.leaf_node_source) {
+  case MLS_LEAF_SOURCE_KEY_PACKAGE:
+    MG_CHECK(mls_lifetime_decode(&tmp, &ln.lifetime));
+    break;
+  case MLS_LEAF_SOURCE_UPDATE:
+    break;
+  case MLS_LEAF_SOURCE_COMMIT:
+    MG_CHECK(mls_bytes_read(&tmp, &ln.parent_hash));
+    break;
+  default:
+    /* LeafNodeSource has no extension point (RFC 9420 §7.2). */
+    MG_FAIL(MG_ERR_LEAF_NODE_SOURCE);
+  }
+  MG_CHECK(mls_extension_list_decode(&tmp, &ln.extensions));
+  MG_CHECK(mls_bytes_read(&tmp, &ln.signature));
+  *out = ln;
+  *r = tmp;
+  return 0;
+out:
+  mls_leaf_node_cleanup(&ln);
+  return rc;
+}
+
+/* leaf_node_body_encode writes the fields shared by LeafNode and
+ * LeafNodeTBS: everything up to and including the extensions except the
+ * source-specific tail of the TBS. */
+static int leaf_node_body_encode(mg_writer *w, const mls_leaf_node *in) {
+  MG_ENSURE_REF(in);
+  MG_ENSURE(source_valid(in->leaf_node_source), MG_ERR_LEAF_NODE_SOURCE);
+  MG_GUARD(mls_bytes_write(w, &in->encryption_key));
+  MG_GUARD(mls_bytes_write(w, &in->signature_key));
+  MG_GUARD(mls_credential_encode(w, &in->credential));
+  MG_GUARD(mls_capabilities_encode(w, &in->capabilities));
+  MG_GUARD(mg_write_u8(w, in->leaf_node_source));
+  if (in->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
+    MG_GUARD(mls_lifetime_encode(w, &in->lifetime));
+  } else if (in->leaf_node_source == MLS_LEAF_SOURCE_COMMIT) {
+    MG_GUARD(mls_bytes_write(w, &in->parent_hash));
+  }
+  return mls_extension_list_encode(w, &in->extensions);
+}
+
+int mls_leaf_node_encode(mg_writer *w, const mls_leaf_node *in) {
+  MG_GUARD(leaf_node_body_encode(w, in));
+  return mls_bytes_write(w, &in->signature);
+}
+
+static int leaf_node_encode_v(mg_writer *w, const void *p) {
+  return mls_leaf_node_encode(w, p);
+}
+
+static int leaf_node_decode_v(mg_reader *r, void *p) {
+  return mls_leaf_node_decode(r, p);
+}
+
+int mls_leaf_node_serialize(const mls_leaf_node *in, uint8_t **out,
+                            size_t *out_len) {
+  return mls_leaf_serialize_with(leaf_node_encode_v, in, out, out_len);
+}
+
+int mls_leaf_node_copy(mls_leaf_node *out, const mls_leaf_node *in) {
+  MG_ENSURE(out != NULL && in != NULL, MG_ERR_INVALID_ARG);
+  memset(out, 0, sizeof(*out));
+  return mls_leaf_copy_with(leaf_node_encode_v, leaf_node_decode_v, in, out);
+}
+
+void mls_leaf_node_cleanup(mls_leaf_node *x) {
+  if (x == NULL) {
+    return;
+  }
+  mls_bytes_cleanup(&x->encryption_key);
+  mls_bytes_cleanup(&x->signature_key);
+  mls_credential_cleanup(&x->credential);
+  mls_capabilities_cleanup(&x->capabilities);
+  mls_bytes_cleanup(&x->parent_hash);
+  mls_extension_list_cleanup(&x->extensions);
+  mls_bytes_cleanup(&x->signature);
+  memset(x, 0, sizeof(*x));
+}
+
+/* ----------------------------------------------------------- LeafNodeTBS */
+
+int mls_leaf_node_tbs_encode(mg_writer *w, const mls_leaf_node *ln,
+                             const uint8_t *group_id, size_t group_id_len,
+                             uint32_t leaf_index) {
+  static const uint8_t empty[1] = {0};
+  MG_GUARD(leaf_node_body_encode(w, ln));
+  /* RFC 9420 §7.2: update and commit leaves are bound to their group and
+   * position; key package leaves are not. */
+  if (ln->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
+    return 0;
+  }
+  MG_ENSURE(group_id != NULL || group_id_len == 0, MG_ERR_INVALID_ARG);
+  MG_GUARD(mg_write_opaque(w, group_id_len > 0 ? group_id : empty,
+                           group_id_len));
+  return mg_write_u32(w, leaf_index);
+}
+
+/* tbs_serialize encodes the LeafNodeTBS of |ln| into a new buffer. */
+static int tbs_serialize(const mls_leaf_node *ln, const uint8_t *group_id,
+                         size_t group_id_len, uint32_t leaf_index,
+                         uint8_t **out, size_t *out_len) {
+  mg_writer w;
+  int rc;
+  MG_GUARD(mg_writer_init(&w, 256, 0));
+  rc = mls_leaf_node_tbs_encode(&w, ln, group_id, group_id_len, leaf_index);
+  if (rc < 0) {
+    mg_writer_cleanup(&w);
+    return rc;
+  }
+  return mg_writer_finish(&w, out, out_len);
+}
+
+int mls_leaf_node_sign(const mls_suite *suite, mls_leaf_node *ln,
+                       const uint8_t *priv, size_t priv_len,
+                       const uint8_t *group_id, size_t group_id_len,
+                       uint32_t leaf_index) {
+  uint8_t sig[MG_MAX_SIG_LEN];
+  size_t sig_len = 0;
+  uint8_t *tbs = NULL;
+  size_t tbs_len = 0;
+  mls_bytes nsig = {NULL, 0};
+  int rc;
+  MG_ENSURE(suite != NULL && ln != NULL && priv != NULL, MG_ERR_INVALID_ARG);
+  MG_CHECK(tbs_serialize(ln, group_id, group_id_len, leaf_index, &tbs,
+                         &tbs_len));
+  MG_CHECK(mls_sign_with_label(suite, sig, sizeof(sig), &sig_len, priv,
+                               priv_len, "LeafNodeTBS", tbs, tbs_len));
+  MG_CHECK(mls_bytes_dup(&nsig, sig, sig_len));
+  mls_bytes_cleanup(&ln->signature);
+  ln->signature = nsig;
+  rc = 0;
+out:
+  free(tbs);
+  return rc;
+}
+
+int mls_leaf_node_verify(const mls_suite *suite, const mls_leaf_node *ln,
+                         const uint8_t *group_id, size_t group_id_len,
+                         uint32_t leaf_index) {
+  uint8_t *tbs = NULL;
+  size_t tbs_len = 0;
+  int rc;
+  MG_ENSURE(suite != NULL && ln != NULL, MG_ERR_INVALID_ARG);
+  /* An empty key cannot verify anything (and is not a valid key). */
+  MG_ENSURE(ln->signature_key.len > 0, MG_ERR_LEAF_SIGNATURE);
+  MG_CHECK(tbs_serialize(ln, group_id, group_id_len, leaf_index, &tbs,
+                         &tbs_len));
+  /* RFC 9420 §7.3: verify with the leaf's own signature key. */
+  rc = mls_verify_with_label(suite, ln->signature_key.data,
+                             ln->signature_key.len, "LeafNodeTBS", tbs,
+                             tbs_len, ln->signature.data, ln->signature.len);
+  if (rc == MG_ERR_VERIFY || rc == MG_ERR_BAD_KEY) {
+    rc = MG_ERR_LEAF_SIGNATURE;
+  }
+out:
+  free(tbs);
+  return rc;
+}
