@@ -3,10 +3,10 @@
 # missing.  Runs apt-get (through sudo when not root).
 set -eu
 pkgs="gcc make autoconf automake libtool autoconf-archive pkg-config \
-libssl-dev libsodium-dev liblmdb-dev libnghttp2-dev libjansson-dev check valgrind"
-# Optional extras: clang + libFuzzer runtime (--enable-fuzz), valgrind.
-if [ "${MLSGATE_DEV_EXTRAS:-0}" = 1 ]; then
-  pkgs="$pkgs clang libclang-rt-14-dev"
+libssl-dev libsodium-dev liblmdb-dev libnghttp2-dev libjansson-dev check"
+# The test suite also needs valgrind and clang with its libFuzzer runtime.
+if [ "${MLSGATE_NO_TEST_TOOLS:-0}" != 1 ]; then
+  pkgs="$pkgs valgrind clang libclang-rt-14-dev"
 fi
 missing=
 for p in $pkgs; do
