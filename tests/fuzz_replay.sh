@@ -12,3 +12,5 @@ if [ ! -d "$corpus" ]; then
   exit 1
 fi
 "$top_builddir/tests/fuzz_replay_codec" "$corpus"
+"$top_builddir/tests/fuzz_replay_key_package" "$top_srcdir/tests/fuzz/key_package_corpus"
+"$top_builddir/tests/fuzz_replay_ratchet_tree" "$top_srcdir/tests/fuzz/ratchet_tree_corpus"
