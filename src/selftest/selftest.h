@@ -96,6 +96,8 @@ extern const mg_st_kind mg_st_kind_crypto_basics;
 extern const mg_st_kind mg_st_kind_deserialization;
 extern const mg_st_kind mg_st_kind_tree_math;
 extern const mg_st_kind mg_st_kind_wycheproof;
+extern const mg_st_kind mg_st_kind_tree_validation;
+extern const mg_st_kind mg_st_kind_treekem;
 extern const mg_st_kind mg_st_kind_key_schedule;
 extern const mg_st_kind mg_st_kind_psk_secret;
 extern const mg_st_kind mg_st_kind_secret_tree;
