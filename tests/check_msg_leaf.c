@@ -244,6 +244,9 @@ static void check_tree_leaves(const char *what, const mls_suite *suite,
                                   (uint32_t)(i / 2));
     ck_assert_msg(rc == 0, "%s: leaf %zu signature: %s", what, i / 2,
                   mg_err_name(rc));
+    rc = mls_leaf_node_check_capabilities(&nd->u.leaf);
+    ck_assert_msg(rc == 0, "%s: leaf %zu capabilities: %s", what, i / 2,
+                  mg_err_name(rc));
     leaves++;
   }
   ck_assert_uint_gt(leaves, 0);
@@ -353,6 +356,8 @@ static void check_key_package(const char *what, const uint8_t *p, size_t n) {
   ck_assert_int_eq(decode_all(kp_dec, p, n, &kp), 0);
   int rc = mls_key_package_verify(&kp);
   ck_assert_msg(rc == 0, "%s: verify: %s", what, mg_err_name(rc));
+  rc = mls_leaf_node_check_capabilities(&kp.leaf_node);
+  ck_assert_msg(rc == 0, "%s: capabilities: %s", what, mg_err_name(rc));
   /* The ref is Hash.Nh bytes and depends on every byte of the package. */
   uint8_t ref[MG_MAX_HASH_LEN], ref2[MG_MAX_HASH_LEN];
   size_t ref_len = 0, ref2_len = 0;
@@ -550,6 +555,69 @@ START_TEST(test_leaf_node_source) {
   ck_assert_int_eq(mls_lifetime_check(&ln.lifetime, 0), MG_ERR_LIFETIME);
   mls_leaf_node_cleanup(&ln);
   buf_free(&k);
+}
+END_TEST
+
+/* set_list replaces |l| with |n| values. */
+static void set_list(mls_u16_list *l, const uint16_t *v, size_t n) {
+  mls_u16_list_cleanup(l);
+  l->v = calloc(n, sizeof(uint16_t));
+  ck_assert_ptr_nonnull(l->v);
+  memcpy(l->v, v, n * sizeof(uint16_t));
+  l->n = n;
+}
+
+START_TEST(test_capabilities_rules) {
+  buf b = hexbuf(LN_UPDATE);
+  mls_leaf_node ln;
+  memset(&ln, 0, sizeof(ln));
+  ck_assert_int_eq(decode_all(ln_dec, b.p, b.n, &ln), 0);
+  /* RFC 9420 §7.2: the credential type must be listed. */
+  ck_assert_int_eq(mls_leaf_node_check_capabilities(&ln), MG_ERR_CAPABILITIES);
+  static const uint16_t creds[] = {MLS_CREDENTIAL_BASIC};
+  set_list(&ln.capabilities.credentials, creds, 1);
+  ck_assert_int_eq(mls_leaf_node_check_capabilities(&ln), 0);
+  /* Default extensions need not be listed; others must be. */
+  ck_assert_int_eq(
+      mls_extension_list_add(&ln.extensions, MLS_EXT_APPLICATION_ID, NULL, 0),
+      0);
+  ck_assert_int_eq(mls_leaf_node_check_capabilities(&ln), 0);
+  ck_assert_int_eq(mls_extension_list_add(&ln.extensions, 0xbeef, NULL, 0), 0);
+  ck_assert_int_eq(mls_leaf_node_check_capabilities(&ln), MG_ERR_EXTENSION);
+  static const uint16_t exts[] = {0x0a0a, 0xbeef};
+  set_list(&ln.capabilities.extensions, exts, 2);
+  ck_assert_int_eq(mls_leaf_node_check_capabilities(&ln), 0);
+
+  /* Required capabilities (RFC 9420 §11.1). */
+  mls_required_capabilities req;
+  memset(&req, 0, sizeof(req));
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req), 0);
+  static const uint16_t rext[] = {MLS_EXT_EXTERNAL_SENDERS, 0xbeef};
+  set_list(&req.extension_types, rext, 2);
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req), 0);
+  static const uint16_t rext2[] = {0xbeee};
+  set_list(&req.extension_types, rext2, 1);
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req),
+                   MG_ERR_CAPABILITIES);
+  mls_u16_list_cleanup(&req.extension_types);
+  static const uint16_t rprop[] = {MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS};
+  set_list(&req.proposal_types, rprop, 1);
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req), 0);
+  static const uint16_t rprop2[] = {0x0008};
+  set_list(&req.proposal_types, rprop2, 1);
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req),
+                   MG_ERR_CAPABILITIES);
+  ck_assert(!mls_capabilities_supports_proposal(&ln.capabilities, 8));
+  set_list(&ln.capabilities.proposals, rprop2, 1);
+  ck_assert(mls_capabilities_supports_proposal(&ln.capabilities, 8));
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req), 0);
+  static const uint16_t rcred[] = {MLS_CREDENTIAL_X509};
+  set_list(&req.credential_types, rcred, 1);
+  ck_assert_int_eq(mls_capabilities_check_required(&ln.capabilities, &req),
+                   MG_ERR_CAPABILITIES);
+  mls_required_capabilities_cleanup(&req);
+  mls_leaf_node_cleanup(&ln);
+  buf_free(&b);
 }
 END_TEST
 
@@ -1233,6 +1301,7 @@ int main(void) {
   TCase *tc = tcase_create("codec");
   tcase_add_test(tc, test_leaf_node_source);
   tcase_add_test(tc, test_extensions);
+  tcase_add_test(tc, test_capabilities_rules);
   tcase_add_test(tc, test_ext_payloads);
   tcase_add_test(tc, test_credentials);
   tcase_add_test(tc, test_ratchet_tree_shape);

@@ -227,6 +227,23 @@ MG_MUST_USE int mls_capabilities_encode(mg_writer *w,
                                         const mls_capabilities *in);
 void mls_capabilities_cleanup(mls_capabilities *x);
 
+/* mls_capabilities_supports_extension returns 1 if |c| supports extension
+ * type |type|: the default types 1..5 always (RFC 9420 §7.2 forbids listing
+ * them), any other type if listed. */
+int mls_capabilities_supports_extension(const mls_capabilities *c,
+                                        uint16_t type);
+
+/* mls_capabilities_supports_proposal is the same for proposal types (the
+ * default types are 1..7). */
+int mls_capabilities_supports_proposal(const mls_capabilities *c,
+                                       uint16_t type);
+
+/* mls_capabilities_check_required checks that |c| supports every extension,
+ * proposal and credential type of |req| (RFC 9420 §7.3, §11.1).  Returns 0
+ * or MG_ERR_CAPABILITIES; MG_ERR_INVALID_ARG for NULL. */
+MG_MUST_USE int mls_capabilities_check_required(
+    const mls_capabilities *c, const mls_required_capabilities *req);
+
 /* RFC 9420 §7.2
  *   struct { uint64 not_before; uint64 not_after; } Lifetime;
  */
@@ -297,6 +314,15 @@ MG_MUST_USE int mls_leaf_node_copy(mls_leaf_node *out,
 
 /* mls_leaf_node_cleanup frees what |x| owns and zeroes it. */
 void mls_leaf_node_cleanup(mls_leaf_node *x);
+
+/* mls_leaf_node_check_capabilities checks the context-free rules of RFC
+ * 9420 §7.2 on a leaf's own capabilities: every non-default extension type
+ * in |ln->extensions| is listed in capabilities.extensions
+ * (MG_ERR_EXTENSION), and the credential type is listed in
+ * capabilities.credentials (MG_ERR_CAPABILITIES).  Group-dependent checks
+ * (required capabilities, the members' credential types) are the caller's:
+ * mls_capabilities_check_required.  MG_ERR_INVALID_ARG for NULL. */
+MG_MUST_USE int mls_leaf_node_check_capabilities(const mls_leaf_node *ln);
 
 /* RFC 9420 §7.2
  *   struct {

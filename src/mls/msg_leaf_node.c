@@ -65,6 +65,44 @@ void mls_capabilities_cleanup(mls_capabilities *x) {
   mls_u16_list_cleanup(&x->credentials);
 }
 
+/* RFC 9420 §7.2: the default types, which MUST NOT be listed. */
+int mls_capabilities_supports_extension(const mls_capabilities *c,
+                                        uint16_t type) {
+  if (type >= MLS_EXT_APPLICATION_ID && type <= MLS_EXT_EXTERNAL_SENDERS) {
+    return 1;
+  }
+  return c != NULL && mls_u16_list_contains(&c->extensions, type);
+}
+
+int mls_capabilities_supports_proposal(const mls_capabilities *c,
+                                       uint16_t type) {
+  if (type >= MLS_PROPOSAL_ADD &&
+      type <= MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS) {
+    return 1;
+  }
+  return c != NULL && mls_u16_list_contains(&c->proposals, type);
+}
+
+int mls_capabilities_check_required(const mls_capabilities *c,
+                                    const mls_required_capabilities *req) {
+  MG_ENSURE(c != NULL && req != NULL, MG_ERR_INVALID_ARG);
+  for (size_t i = 0; i < req->extension_types.n; i++) {
+    MG_ENSURE(mls_capabilities_supports_extension(c,
+                                                  req->extension_types.v[i]),
+              MG_ERR_CAPABILITIES);
+  }
+  for (size_t i = 0; i < req->proposal_types.n; i++) {
+    MG_ENSURE(mls_capabilities_supports_proposal(c, req->proposal_types.v[i]),
+              MG_ERR_CAPABILITIES);
+  }
+  for (size_t i = 0; i < req->credential_types.n; i++) {
+    MG_ENSURE(mls_u16_list_contains(&c->credentials,
+                                    req->credential_types.v[i]),
+              MG_ERR_CAPABILITIES);
+  }
+  return 0;
+}
+
 /* -------------------------------------------------------------- Lifetime */
 
 /* RFC 9420 §7.2: struct { uint64 not_before; uint64 not_after; } Lifetime; */
@@ -189,6 +227,21 @@ void mls_leaf_node_cleanup(mls_leaf_node *x) {
   mls_extension_list_cleanup(&x->extensions);
   mls_bytes_cleanup(&x->signature);
   memset(x, 0, sizeof(*x));
+}
+
+int mls_leaf_node_check_capabilities(const mls_leaf_node *ln) {
+  MG_ENSURE_REF(ln);
+  /* RFC 9420 §7.2: non-default extensions of the leaf must be listed. */
+  for (size_t i = 0; i < ln->extensions.n; i++) {
+    MG_ENSURE(mls_capabilities_supports_extension(
+                  &ln->capabilities, ln->extensions.items[i].extension_type),
+              MG_ERR_EXTENSION);
+  }
+  /* ... and so must the leaf's own credential type. */
+  MG_ENSURE(mls_u16_list_contains(&ln->capabilities.credentials,
+                                  ln->credential.credential_type),
+            MG_ERR_CAPABILITIES);
+  return 0;
 }
 
 /* ----------------------------------------------------------- LeafNodeTBS */
