@@ -8,8 +8,10 @@
  *  - a successful decode re-encodes to exactly the bytes it consumed (every
  *    accepted encoding is canonical: minimal varints, known leaf sources,
  *    no duplicate extensions), and so does a deep copy;
- *  - mls_key_package_verify and mls_key_package_ref never crash on
- *    whatever keys and signatures were decoded.
+ *  - mls_key_package_verify, mls_key_package_ref and
+ *    mls_leaf_node_check_capabilities never crash on whatever keys,
+ *    signatures and lists were decoded, and fail only with their documented
+ *    error classes.
  */
 #include "config.h"
 
@@ -75,6 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int vr = mls_key_package_verify(&kp);
     if (vr > 0 || (vr < 0 && mg_err_class_of(vr) != MG_ERRCLASS_PROTOCOL &&
                    mg_err_class_of(vr) != MG_ERRCLASS_CRYPTO)) {
+      abort();
+    }
+    int cr = mls_leaf_node_check_capabilities(&kp.leaf_node);
+    if (cr != 0 && cr != MG_ERR_EXTENSION && cr != MG_ERR_CAPABILITIES) {
       abort();
     }
     uint8_t ref[64];
