@@ -96,6 +96,7 @@ extern const mg_st_kind mg_st_kind_crypto_basics;
 extern const mg_st_kind mg_st_kind_deserialization;
 extern const mg_st_kind mg_st_kind_tree_math;
 extern const mg_st_kind mg_st_kind_wycheproof;
+extern const mg_st_kind mg_st_kind_messages;
 extern const mg_st_kind mg_st_kind_tree_validation;
 extern const mg_st_kind mg_st_kind_treekem;
 extern const mg_st_kind mg_st_kind_key_schedule;
