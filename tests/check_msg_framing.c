@@ -1004,6 +1004,56 @@ START_TEST(test_path_required_table) {
 }
 END_TEST
 
+/* The path rule of RFC 9420 §12.4. */
+static int commit_path_rc(const uint8_t *b, size_t n, const uint16_t *types) {
+  mls_commit c;
+  mg_reader r;
+  int rc;
+  mg_reader_init(&r, b, n);
+  ck_assert_int_eq(mls_commit_decode(&r, &c), 0);
+  ck_assert_int_eq(mg_reader_done(&r), 0);
+  rc = mls_commit_check_path(&c, types);
+  mls_commit_cleanup(&c);
+  return rc;
+}
+
+START_TEST(test_commit_path_rule) {
+  static const uint8_t empty[] = {0x00, 0x00};
+  static const uint8_t remove_v[] = {0x07, 0x01, 0x00, 0x03, 0, 0, 0, 5, 0x00};
+  static const uint8_t psk_v[] = {0x08, 0x01, 0x00, 0x04, 0x01, 0x01, 'k', 0x01, 0x00, 0x00};
+  static const uint8_t ref[] = {0x03, 0x02, 0x01, 0xaa, 0x00};
+  static const uint16_t t_add[] = {MLS_PROPOSAL_ADD};
+  static const uint16_t t_update[] = {MLS_PROPOSAL_UPDATE};
+  static const uint16_t t_gce[] = {MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS};
+  ck_assert_int_eq(commit_path_rc(empty, sizeof(empty), NULL), MG_ERR_PATH);
+  ck_assert_int_eq(commit_path_rc(remove_v, sizeof(remove_v), NULL), MG_ERR_PATH);
+  ck_assert_int_eq(commit_path_rc(psk_v, sizeof(psk_v), NULL), 0);
+  ck_assert_int_eq(commit_path_rc(ref, sizeof(ref), NULL), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(commit_path_rc(ref, sizeof(ref), t_add), 0);
+  ck_assert_int_eq(commit_path_rc(ref, sizeof(ref), t_update), MG_ERR_PATH);
+  ck_assert_int_eq(commit_path_rc(ref, sizeof(ref), t_gce), MG_ERR_PATH);
+  /* Every vector commit with a path passes; without one, it covers only
+   * path-optional proposals (when all are by value). */
+  for (size_t e = 0; e < msgs_n; e += 13) {
+    size_t n = 0;
+    uint8_t *b = vec_field(e, "commit", &n);
+    mls_commit c;
+    mg_reader r;
+    int by_value = 1;
+    mg_reader_init(&r, b, n);
+    ck_assert_int_eq(mls_commit_decode(&r, &c), 0);
+    for (size_t k = 0; k < c.num_proposals; k++) {
+      by_value &= c.proposals[k].type == MLS_PROPOSAL_OR_REF_PROPOSAL;
+    }
+    if (c.has_path && by_value) {
+      ck_assert_int_eq(mls_commit_check_path(&c, NULL), 0);
+    }
+    mls_commit_cleanup(&c);
+    free(b);
+  }
+}
+END_TEST
+
 static Suite *framing_suite(void) {
   Suite *s = suite_create("msg_framing");
   TCase *tc = tcase_create("vectors");
@@ -1032,6 +1082,7 @@ static Suite *framing_suite(void) {
   tcase_add_test(tc, test_welcome_and_group_secrets);
   tcase_add_test(tc, test_encoder_invariants);
   tcase_add_test(tc, test_path_required_table);
+  tcase_add_test(tc, test_commit_path_rule);
   suite_add_tcase(s, tc);
   return s;
 }

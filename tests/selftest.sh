@@ -20,4 +20,7 @@ for f in hpke/test-vectors.json mls/crypto-basics.json mls/deserialization.json 
 done
 n=$(printf '%s\n' "$out" | grep -c '/wycheproof/.*: [0-9]* passed, 0 failed, 0 skipped')
 [ "$n" -eq 19 ] || { echo "selftest.sh: $n of 19 Wycheproof files ran cleanly"; exit 1; }
+# messages.json (message codecs): every one of the 300 entries.
+printf '%s\n' "$out" | grep -q "/mls/messages.json: 300 passed, 0 failed, 0 skipped" ||
+  { echo "selftest.sh: mls/messages.json did not pass all 300 entries"; exit 1; }
 exit 0

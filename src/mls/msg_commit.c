@@ -62,6 +62,28 @@ int mls_commit_encode(mg_writer *w, const mls_commit *in) {
   return 0;
 }
 
+/* RFC 9420 §12.4:
+ *   if len(commit.proposals) == 0 || pathRequired:
+ *       assert(commit.path != null) */
+int mls_commit_check_path(const mls_commit *c, const uint16_t *types) {
+  int required;
+  MG_ENSURE_REF(c);
+  required = c->num_proposals == 0;
+  for (size_t i = 0; i < c->num_proposals; i++) {
+    uint16_t t;
+    if (types != NULL) {
+      t = types[i];
+    } else if (c->proposals[i].type == MLS_PROPOSAL_OR_REF_PROPOSAL) {
+      t = c->proposals[i].proposal.proposal_type;
+    } else {
+      return MG_ERR_INVALID_ARG;
+    }
+    required |= mls_proposal_type_requires_path(t);
+  }
+  MG_ENSURE(!required || c->has_path, MG_ERR_PATH);
+  return 0;
+}
+
 void mls_commit_cleanup(mls_commit *x) {
   if (x == NULL) {
     return;

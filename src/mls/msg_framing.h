@@ -345,6 +345,15 @@ void mls_proposal_or_ref_cleanup(mls_proposal_or_ref *x);
  * checked by the group code (see mls_proposal_type_requires_path), not
  * here. */
 MG_MUST_USE int mls_commit_decode(mg_reader *r, mls_commit *out);
+
+/* mls_commit_check_path enforces the path rule of RFC 9420 §12.4: the path
+ * MUST be present if the Commit covers no proposals or any proposal of a
+ * path-required type.  |types| lists the proposal type of each entry of
+ * |c->proposals| in order (the caller resolves references); it may be NULL
+ * when every entry is by value.  Errors: MG_ERR_PATH (path missing),
+ * MG_ERR_INVALID_ARG (|types| NULL with a reference in the list). */
+MG_MUST_USE int mls_commit_check_path(const mls_commit *c,
+                                      const uint16_t *types);
 MG_MUST_USE int mls_commit_encode(mg_writer *w, const mls_commit *in);
 void mls_commit_cleanup(mls_commit *x);
 
