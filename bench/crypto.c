@@ -56,7 +56,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -71,6 +70,8 @@
 #include "crypto/hpke.h"
 #include "crypto/mls_crypto.h"
 #include "crypto/suite.h"
+
+#include "bench_util.h"
 
 #define SIG_MSG_LEN 128    /* a small TBS structure */
 #define AEAD_PT_LEN 1024   /* the issue: AEAD seal/open of 1 KiB */
@@ -94,8 +95,6 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* ------------------------------------------------------------ framework */
-
-typedef int (*bench_fn)(void *ctx); /* 0 on success */
 
 typedef enum bench_who { WHO_OURS = 0, WHO_OPENSSL, WHO_SODIUM } bench_who;
 
@@ -127,12 +126,6 @@ typedef struct bench_summary {
   long chunks, dropped; /* timing chunks, and those dropped (contention) */
   char flags[64][128];
 } bench_summary;
-
-static double now_sec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *who_name(bench_who w) {
   switch (w) {
@@ -168,104 +161,6 @@ static void op_add(bench_op *op, bench_who who, int info_only,
   im->best = 0.0;
 }
 
-/* thread_cpu_sec: CPU time this thread has used. */
-static double thread_cpu_sec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int run_iters(const bench_impl *im, uint64_t n, double *out_elapsed) {
-  double t0 = now_sec();
-  for (uint64_t i = 0; i < n; i++) {
-    if (im->fn(im->ctx) != 0) {
-      return -1;
-    }
-  }
-  *out_elapsed = now_sec() - t0;
-  return 0;
-}
-
-/* calibrate picks im->iters so that one run lasts about |target| seconds. */
-static int calibrate(bench_impl *im, double target) {
-  uint64_t n = 1;
-  double el = 0.0;
-  for (;;) {
-    if (run_iters(im, n, &el) != 0) {
-      return -1;
-    }
-    if (el >= target / 8 || n >= (UINT64_C(1) << 40)) {
-      break;
-    }
-    double f = el > 1e-7 ? (target / 8) / el * 1.3 : 16.0;
-    if (f < 2.0) {
-      f = 2.0;
-    }
-    if (f > 16.0) {
-      f = 16.0;
-    }
-    n = (uint64_t)((double)n * f) + 1;
-  }
-  double want = (double)n / el * target;
-  im->iters = want < 1.0 ? 1 : (uint64_t)want;
-  return 0;
-}
-
-/* Chunks of a timed run in which this thread held the CPU for less than
- * this share of the wall-clock time are not counted: on a shared machine
- * they measure the other processes, not the code. */
-#define CHUNKS_PER_RUN 20
-#define MIN_CPU_SHARE 0.97
-
-typedef struct run_result {
-  double rate;   /* ops/s over the counted chunks */
-  int contended; /* too few uncontended chunks: rate includes them all */
-  int chunks, dropped;
-} run_result;
-
-/* timed_run runs im->iters iterations in CHUNKS_PER_RUN chunks, each timed
- * with CLOCK_MONOTONIC, and computes the rate over the chunks that had the
- * CPU (at least a quarter of the run's time, else over all chunks). */
-static int timed_run(const bench_impl *im, run_result *res) {
-  uint64_t per = im->iters / CHUNKS_PER_RUN;
-  uint64_t left = im->iters;
-  double good_wall = 0.0, all_wall = 0.0;
-  uint64_t good_n = 0, all_n = 0;
-  memset(res, 0, sizeof(*res));
-  if (per == 0) {
-    per = 1;
-  }
-  while (left > 0) {
-    uint64_t n = left < per ? left : per;
-    double c0 = thread_cpu_sec();
-    double t0 = now_sec();
-    for (uint64_t i = 0; i < n; i++) {
-      if (im->fn(im->ctx) != 0) {
-        return -1;
-      }
-    }
-    double wall = now_sec() - t0;
-    double cpu = thread_cpu_sec() - c0;
-    left -= n;
-    all_wall += wall;
-    all_n += n;
-    res->chunks++;
-    if (cpu >= MIN_CPU_SHARE * wall) {
-      good_wall += wall;
-      good_n += n;
-    } else {
-      res->dropped++;
-    }
-  }
-  if (good_n > 0 && good_wall >= 0.25 * all_wall) {
-    res->rate = (double)good_n / good_wall;
-  } else {
-    res->rate = all_wall > 0.0 ? (double)all_n / all_wall : 0.0;
-    res->contended = 1;
-  }
-  return 0;
-}
-
 static void report_failure(const bench_op *op, const bench_impl *im) {
   fprintf(stderr, "bench: FAILED: %s [%s: %s]\n", op->name, who_name(im->who),
           im->how);
@@ -276,7 +171,8 @@ static void report_failure(const bench_op *op, const bench_impl *im) {
  * |runs| times (alternating the order) and keeps each one's best rate. */
 static int measure_op(bench_op *op, const bench_opts *o, bench_summary *sum) {
   for (size_t i = 0; i < op->num_impl; i++) {
-    if (calibrate(&op->impl[i], o->time) != 0) {
+    if (bench_calibrate(op->impl[i].fn, op->impl[i].ctx, o->time,
+                        &op->impl[i].iters) != 0) {
       report_failure(op, &op->impl[i]);
       return -1;
     }
@@ -285,8 +181,8 @@ static int measure_op(bench_op *op, const bench_opts *o, bench_summary *sum) {
     for (size_t k = 0; k < op->num_impl; k++) {
       size_t i = (r % 2 == 0) ? k : op->num_impl - 1 - k;
       bench_impl *im = &op->impl[i];
-      run_result res;
-      if (timed_run(im, &res) != 0) {
+      bench_run_result res;
+      if (bench_timed_run(im->fn, im->ctx, im->iters, &res) != 0) {
         report_failure(op, im);
         return -1;
       }
@@ -2171,7 +2067,7 @@ int main(int argc, char **argv) {
          "'~' some run never had the CPU to itself (noisy); chunks of a run "
          "with < %.0f%% CPU share are not counted\n",
          o.runs, o.runs == 1 ? "" : "s", o.time, 100.0 * RATIO_FLAG,
-         100.0 * MIN_CPU_SHARE);
+         100.0 * BENCH_MIN_CPU_SHARE);
   printf("inputs: sign %d B message; HPKE %d B pt, no aad, %d B-context "
          "EncryptContext info; AEAD %d B pt + %d B aad; ExpandWithLabel("
          "\"%s\", %d B context, Nh)\n",
