@@ -3,9 +3,10 @@
  * (src/mls/treekem.h).
  *
  * Vector loops: every case of tree-validation.json (resolutions, tree
- * hashes, parent hashes, leaf signatures) and treekem.json (merge, tree hash
+ * hashes, parent hashes, leaf signatures), treekem.json (merge, tree hash
  * after, decryption by every member, and our own UpdatePath decrypted by
- * every member), through the selftest kinds.
+ * every member) and tree-operations.json (Add, Update, Remove applied:
+ * tree and tree hashes before and after), through the selftest kinds.
  *
  * Unit tests: add/update/remove with blanking, unmerged leaves and
  * truncation on synthetic trees; the tree hash cache against a fresh
@@ -47,6 +48,7 @@ typedef struct {
 static vec_file files[] = {
     {"mls/tree-validation.json", 98, NULL, NULL},
     {"mls/treekem.json", 77, NULL, NULL},
+    {"mls/tree-operations.json", 5, NULL, NULL},
 };
 
 static void load_files(void) {
@@ -78,6 +80,9 @@ START_TEST(test_tree_validation_vectors) { run_one(&files[0], _i); }
 END_TEST
 
 START_TEST(test_treekem_vectors) { run_one(&files[1], _i); }
+END_TEST
+
+START_TEST(test_tree_operations_vectors) { run_one(&files[2], _i); }
 END_TEST
 
 START_TEST(test_counts) {
@@ -741,6 +746,8 @@ int main(void) {
                       (int)(files[0].root ? json_array_size(files[0].root) : 1));
   tcase_add_loop_test(tc, test_treekem_vectors, 0,
                       (int)(files[1].root ? json_array_size(files[1].root) : 1));
+  tcase_add_loop_test(tc, test_tree_operations_vectors, 0,
+                      (int)(files[2].root ? json_array_size(files[2].root) : 1));
   suite_add_tcase(s, tc);
   TCase *tu = tcase_create("units");
   tcase_set_timeout(tu, 60);

@@ -19,6 +19,7 @@ static const mg_st_kind *const kinds[] = {
     &mg_st_kind_tree_math,  &mg_st_kind_wycheproof,
     &mg_st_kind_messages,
     &mg_st_kind_tree_validation, &mg_st_kind_treekem,
+    &mg_st_kind_tree_operations,
     &mg_st_kind_key_schedule, &mg_st_kind_psk_secret, &mg_st_kind_secret_tree,
 };
 
@@ -31,7 +32,6 @@ static const struct {
 } pending[] = {
     {"message-protection.json", "framing (MLS protocol core)"},
     {"transcript-hashes.json", "transcript hashes (MLS protocol core)"},
-    {"tree-operations.json", "ratchet tree (MLS protocol core)"},
     {"welcome.json", "Welcome (MLS protocol core)"},
     {"passive-client-handling-commit.json", "group engine"},
     {"passive-client-welcome.json", "group engine"},

@@ -99,6 +99,7 @@ extern const mg_st_kind mg_st_kind_wycheproof;
 extern const mg_st_kind mg_st_kind_messages;
 extern const mg_st_kind mg_st_kind_tree_validation;
 extern const mg_st_kind mg_st_kind_treekem;
+extern const mg_st_kind mg_st_kind_tree_operations;
 extern const mg_st_kind mg_st_kind_key_schedule;
 extern const mg_st_kind mg_st_kind_psk_secret;
 extern const mg_st_kind mg_st_kind_secret_tree;
