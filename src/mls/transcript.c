@@ -7,6 +7,7 @@
 
 #include "common/codec.h"
 #include "common/guard.h"
+#include "mls/constants.h"
 
 static const uint8_t k_empty[1] = {0};
 
@@ -114,5 +115,43 @@ int mls_transcript_from_confirmed(const mls_suite *suite, mls_transcript *out,
   return 0;
 out:
   mls_transcript_init(out);
+  return rc;
+}
+
+/*
+ *   struct {
+ *       WireFormat wire_format;
+ *       FramedContent content; // with content_type == commit
+ *       opaque signature<V>;
+ *   } ConfirmedTranscriptHashInput;
+ */
+int mls_confirmed_transcript_input_encode(mg_writer *w,
+                                          const mls_authenticated_content *ac) {
+  MG_ENSURE(w != NULL && ac != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(ac->content.content_type == MLS_CONTENT_COMMIT,
+            MG_ERR_CONTENT_TYPE);
+  MG_GUARD(mg_write_u16(w, ac->wire_format));
+  MG_GUARD(mls_framed_content_encode(w, &ac->content));
+  return mls_bytes_write(w, &ac->auth.signature);
+}
+
+int mls_transcript_next_commit(const mls_suite *suite, mls_transcript *out,
+                               const mls_transcript *cur,
+                               const mls_authenticated_content *ac) {
+  mg_writer w;
+  int rc;
+
+  mg_writer_zero(&w);
+  MG_ENSURE(ac != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  MG_CHECK(mg_writer_init(&w, 256, 0));
+  MG_CHECK(mls_confirmed_transcript_input_encode(&w, ac));
+  MG_CHECK(mls_transcript_next(suite, out, cur, mg_writer_data(&w),
+                               mg_writer_len(&w), ac->auth.confirmation_tag.data,
+                               ac->auth.confirmation_tag.len));
+out:
+  if (rc < 0) {
+    mls_transcript_init(out);
+  }
+  mg_writer_cleanup(&w);
   return rc;
 }

@@ -31,7 +31,9 @@
 #include <stdint.h>
 
 #include "crypto/crypto.h"
+#include "common/codec.h"
 #include "crypto/suite.h"
+#include "mls/msg_framing.h"
 #include "mlsgate/err.h"
 
 typedef struct mls_transcript {
@@ -90,5 +92,20 @@ MG_MUST_USE int mls_transcript_from_confirmed(const mls_suite *suite,
                                               size_t confirmed_len,
                                               const uint8_t *confirmation_tag,
                                               size_t confirmation_tag_len);
+
+/* mls_confirmed_transcript_input_encode writes the
+ * ConfirmedTranscriptHashInput of |ac| (wire_format, content, signature).
+ * The content must be a commit: MG_ERR_CONTENT_TYPE otherwise.  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_CONTENT_TYPE, writer errors. */
+MG_MUST_USE int mls_confirmed_transcript_input_encode(
+    mg_writer *w, const mls_authenticated_content *ac);
+
+/* mls_transcript_next_commit is mls_transcript_next for the Commit |ac|:
+ * its ConfirmedTranscriptHashInput and its auth.confirmation_tag.  Errors
+ * as mls_transcript_next and mls_confirmed_transcript_input_encode. */
+MG_MUST_USE int mls_transcript_next_commit(const mls_suite *suite,
+                                           mls_transcript *out,
+                                           const mls_transcript *cur,
+                                           const mls_authenticated_content *ac);
 
 #endif

@@ -103,5 +103,8 @@ extern const mg_st_kind mg_st_kind_tree_operations;
 extern const mg_st_kind mg_st_kind_key_schedule;
 extern const mg_st_kind mg_st_kind_psk_secret;
 extern const mg_st_kind mg_st_kind_secret_tree;
+extern const mg_st_kind mg_st_kind_transcript_hashes;
+extern const mg_st_kind mg_st_kind_message_protection;
+extern const mg_st_kind mg_st_kind_welcome;
 
 #endif
