@@ -678,6 +678,46 @@ START_TEST(test_secret_tree_sender) {
 }
 END_TEST
 
+START_TEST(test_secret_tree_generation_end) {
+  const mls_suite *s = suite1();
+  mls_secret_tree *st = new_tree(s, 2, NULL);
+  mls_leaf_idx l0 = {0};
+  mls_key_nonce kn;
+  ck_assert_int_eq(mls_secret_tree_seek_for_testing(st, l0,
+                                                    MLS_RATCHET_HANDSHAKE,
+                                                    0xfffffffeu),
+                   0);
+  ck_assert_int_eq(mls_secret_tree_next(st, &kn, l0, MLS_RATCHET_HANDSHAKE), 0);
+  ck_assert_uint_eq(kn.generation, 0xfffffffeu);
+  ck_assert_int_eq(mls_secret_tree_next(st, &kn, l0, MLS_RATCHET_HANDSHAKE), 0);
+  ck_assert_uint_eq(kn.generation, 0xffffffffu);
+  /* Every generation is used: the ratchet refuses to wrap around. */
+  ck_assert_int_eq(mls_secret_tree_next(st, &kn, l0, MLS_RATCHET_HANDSHAKE),
+                   MG_ERR_GENERATION);
+  ck_assert_int_eq(mls_secret_tree_get(st, &kn, l0, MLS_RATCHET_HANDSHAKE,
+                                       0xffffffffu),
+                   MG_ERR_GENERATION);
+  ck_assert_int_eq(mls_secret_tree_get(st, &kn, l0, MLS_RATCHET_HANDSHAKE, 0),
+                   MG_ERR_GENERATION);
+  /* A receiver may skip to the last generation and keep the one before. */
+  ck_assert_int_eq(mls_secret_tree_seek_for_testing(st, l0,
+                                                    MLS_RATCHET_APPLICATION,
+                                                    0xfffffffdu),
+                   0);
+  ck_assert_int_eq(mls_secret_tree_consume(st, l0, MLS_RATCHET_APPLICATION,
+                                           0xffffffffu),
+                   0);
+  ck_assert_int_eq(mls_secret_tree_get(st, &kn, l0, MLS_RATCHET_APPLICATION,
+                                       0xfffffffeu),
+                   0);
+  ck_assert_int_eq(mls_secret_tree_get(st, &kn, l0, MLS_RATCHET_APPLICATION,
+                                       0xffffffffu),
+                   MG_ERR_GENERATION);
+  mls_key_nonce_cleanup(&kn);
+  mls_secret_tree_free(st);
+}
+END_TEST
+
 START_TEST(test_secret_tree_padding_and_args) {
   const mls_suite *s = suite1();
   /* The leaf count is padded to a power of two like the ratchet tree, so
@@ -815,6 +855,7 @@ int main(void) {
   tcase_add_test(tc, test_secret_tree_generations);
   tcase_add_test(tc, test_secret_tree_sender);
   tcase_add_test(tc, test_secret_tree_padding_and_args);
+  tcase_add_test(tc, test_secret_tree_generation_end);
   tcase_add_test(tc, test_sender_data_sample);
   tcase_add_test(tc, test_transcript_update);
   suite_add_tcase(s, tc);

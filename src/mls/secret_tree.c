@@ -436,3 +436,15 @@ int mls_sender_data_key_nonce(const mls_suite *suite, mls_key_nonce *out,
   }
   return rc;
 }
+
+int mls_secret_tree_seek_for_testing(mls_secret_tree *st, mls_leaf_idx leaf,
+                                     mls_ratchet_type type, uint32_t next) {
+  st_ratchet *r = NULL;
+  MG_ENSURE(st != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(st_ratchet_of(st, &r, leaf, type));
+  mg_free_secret(r->retained, r->num_retained * sizeof(st_retained));
+  r->retained = NULL;
+  r->num_retained = 0;
+  r->next = next;
+  return 0;
+}

@@ -122,4 +122,15 @@ MG_MUST_USE int mls_sender_data_key_nonce(const mls_suite *suite,
                                           const uint8_t *ciphertext,
                                           size_t ciphertext_len);
 
+/* ------------------------------------------------- TEST-ONLY: do not use */
+
+/* mls_secret_tree_seek_for_testing moves the |type| ratchet of |leaf| to
+ * generation |next| without deriving (its secret becomes a dummy value), so
+ * that tests can reach the end of the 32-bit generation space.  Errors: as
+ * mls_secret_tree_get. */
+MG_MUST_USE int mls_secret_tree_seek_for_testing(mls_secret_tree *st,
+                                                 mls_leaf_idx leaf,
+                                                 mls_ratchet_type type,
+                                                 uint32_t next);
+
 #endif
