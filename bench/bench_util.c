@@ -60,7 +60,7 @@ int bench_timed_run(bench_fn fn, void *ctx, uint64_t iters,
                     bench_run_result *res) {
   uint64_t per = iters / BENCH_CHUNKS_PER_RUN;
   uint64_t left = iters;
-  double good_wall = 0.0, all_wall = 0.0;
+  double good_wall = 0.0, all_wall = 0.0, all_cpu = 0.0;
   uint64_t good_n = 0, all_n = 0;
   memset(res, 0, sizeof(*res));
   if (per == 0) {
@@ -79,6 +79,7 @@ int bench_timed_run(bench_fn fn, void *ctx, uint64_t iters,
     double cpu = bench_thread_cpu_sec() - c0;
     left -= n;
     all_wall += wall;
+    all_cpu += cpu;
     all_n += n;
     res->chunks++;
     if (cpu >= BENCH_MIN_CPU_SHARE * wall) {
@@ -88,6 +89,7 @@ int bench_timed_run(bench_fn fn, void *ctx, uint64_t iters,
       res->dropped++;
     }
   }
+  res->cpu_rate = all_cpu > 0.0 ? (double)all_n / all_cpu : 0.0;
   if (good_n > 0 && good_wall >= 0.25 * all_wall) {
     res->rate = (double)good_n / good_wall;
   } else {

@@ -26,6 +26,11 @@ typedef struct bench_run_result {
   double rate;   /* ops/s over the counted chunks */
   int contended; /* too few uncontended chunks: rate includes them all */
   int chunks, dropped;
+  /* ops per second of this thread's CPU time over the whole run: on a
+   * machine so busy that few chunks had the CPU, the better estimate of the
+   * uncontended rate (it still includes cache and memory-bandwidth
+   * interference from the other processes). */
+  double cpu_rate;
 } bench_run_result;
 
 /* bench_now_sec returns CLOCK_MONOTONIC in seconds. */
