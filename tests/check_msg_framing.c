@@ -586,6 +586,7 @@ START_TEST(test_pm_content_and_proposal_types) {
   static const uint8_t commit_por3[] = {0x02, 0x03, 0x00, 0x00};
   static const uint8_t commit_ref[] = {0x03, 0x02, 0x01, 0xaa, 0x00};
   static const uint8_t commit_opt2[] = {0x00, 0x02};
+  static const uint8_t commit_empty_ref[] = {0x02, 0x02, 0x00, 0x00};
   pm_opts o = pm_default();
   for (size_t k = 0; k < sizeof(bad_ct); k++) {
     o.content_type = bad_ct[k];
@@ -614,6 +615,9 @@ START_TEST(test_pm_content_and_proposal_types) {
   o.body = commit_opt2;
   o.body_len = sizeof(commit_opt2);
   ck_assert_int_eq(pm_rc(&o), MG_ERR_OPTIONAL);
+  o.body = commit_empty_ref; /* a ProposalRef is never empty */
+  o.body_len = sizeof(commit_empty_ref);
+  ck_assert_int_eq(pm_rc(&o), MG_ERR_PROPOSAL);
 }
 END_TEST
 
@@ -950,6 +954,18 @@ START_TEST(test_encoder_invariants) {
   memset(&p, 0, sizeof(p));
   p.proposal_type = 0x0a0a;
   ck_assert_int_eq(mls_proposal_encode(&w, &p), MG_ERR_INVALID_ARG);
+  {
+    mls_proposal_or_ref por;
+    memset(&por, 0, sizeof(por));
+    por.type = MLS_PROPOSAL_OR_REF_REFERENCE;
+    ck_assert_int_eq(mls_proposal_or_ref_encode(&w, &por), MG_ERR_INVALID_ARG);
+    por.type = 3;
+    ck_assert_int_eq(mls_proposal_or_ref_encode(&w, &por), MG_ERR_INVALID_ARG);
+  }
+  /* The proposal bodies share storage, so a decoded Commit costs a few
+   * hundred bytes per entry, not the sum of every body type. */
+  ck_assert_uint_lt(sizeof(mls_proposal),
+                    sizeof(mls_key_package) + sizeof(mls_leaf_node));
 
   memset(&m, 0, sizeof(m));
   m.version = 2;

@@ -87,17 +87,22 @@ typedef struct mls_group_context_extensions {
 } mls_group_context_extensions;
 
 /* RFC 9420 §12.1: struct { ProposalType proposal_type; select (...) {...}; }
- * Proposal.  Exactly the member named by |proposal_type| is meaningful; the
- * others are zero. */
+ * Proposal.  Only the body named by |proposal_type| is meaningful: the
+ * bodies share storage (an anonymous union), which keeps a decoded Commit
+ * small (a Commit may hold many proposals, and every element of a decoded
+ * vector costs its struct size however few bytes it took on the wire).
+ * A zeroed struct (type 0) owns nothing. */
 typedef struct mls_proposal {
   uint16_t proposal_type; /* MLS_PROPOSAL_* */
-  mls_add add;
-  mls_update update;
-  mls_remove remove;
-  mls_pre_shared_key psk;
-  mls_reinit reinit;
-  mls_external_init external_init;
-  mls_group_context_extensions group_context_extensions;
+  union {
+    mls_add add;
+    mls_update update;
+    mls_remove remove;
+    mls_pre_shared_key psk;
+    mls_reinit reinit;
+    mls_external_init external_init;
+    mls_group_context_extensions group_context_extensions;
+  };
 } mls_proposal;
 
 /* RFC 9420 §12.4:
@@ -332,7 +337,8 @@ MG_MUST_USE int mls_proposal_encode(mg_writer *w, const mls_proposal *in);
 void mls_proposal_cleanup(mls_proposal *x);
 
 /* mls_proposal_or_ref_decode decodes a ProposalOrRef (§12.4).  Errors:
- * MG_ERR_PROPOSAL for a type other than proposal(1)/reference(2) and those of
+ * MG_ERR_PROPOSAL for a type other than proposal(1)/reference(2) or an empty
+ * reference (a ProposalRef is a hash, §5.2), and those of
  * mls_proposal_decode. */
 MG_MUST_USE int mls_proposal_or_ref_decode(mg_reader *r,
                                            mls_proposal_or_ref *out);

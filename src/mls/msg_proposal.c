@@ -312,15 +312,33 @@ void mls_proposal_cleanup(mls_proposal *x) {
   if (x == NULL) {
     return;
   }
-  /* Every member is either decoded or zero, so all can be cleaned. */
-  mls_add_cleanup(&x->add);
-  mls_update_cleanup(&x->update);
-  mls_remove_cleanup(&x->remove);
-  mls_pre_shared_key_cleanup(&x->psk);
-  mls_reinit_cleanup(&x->reinit);
-  mls_external_init_cleanup(&x->external_init);
-  mls_group_context_extensions_cleanup(&x->group_context_extensions);
-  x->proposal_type = 0;
+  /* The bodies share storage: clean up the one the type names. */
+  switch (x->proposal_type) {
+  case MLS_PROPOSAL_ADD:
+    mls_add_cleanup(&x->add);
+    break;
+  case MLS_PROPOSAL_UPDATE:
+    mls_update_cleanup(&x->update);
+    break;
+  case MLS_PROPOSAL_REMOVE:
+    mls_remove_cleanup(&x->remove);
+    break;
+  case MLS_PROPOSAL_PSK:
+    mls_pre_shared_key_cleanup(&x->psk);
+    break;
+  case MLS_PROPOSAL_REINIT:
+    mls_reinit_cleanup(&x->reinit);
+    break;
+  case MLS_PROPOSAL_EXTERNAL_INIT:
+    mls_external_init_cleanup(&x->external_init);
+    break;
+  case MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
+    mls_group_context_extensions_cleanup(&x->group_context_extensions);
+    break;
+  default:
+    break;
+  }
+  memset(x, 0, sizeof(*x));
 }
 
 /* -------------------------------------------------------- ProposalOrRef */
@@ -349,6 +367,10 @@ int mls_proposal_or_ref_decode(mg_reader *r, mls_proposal_or_ref *out) {
     break;
   case MLS_PROPOSAL_OR_REF_REFERENCE:
     MG_CHECK(mls_bytes_read(&tmp, &v.reference));
+    if (v.reference.len == 0) {
+      /* A ProposalRef is RefHash output, Hash.Nh bytes under any suite. */
+      MG_FAIL(MG_ERR_PROPOSAL);
+    }
     break;
   default:
     MG_FAIL(MG_ERR_PROPOSAL);
@@ -368,6 +390,7 @@ int mls_proposal_or_ref_encode(mg_writer *w, const mls_proposal_or_ref *in) {
     MG_GUARD(mg_write_u8(w, in->type));
     return mls_proposal_encode(w, &in->proposal);
   case MLS_PROPOSAL_OR_REF_REFERENCE:
+    MG_ENSURE(in->reference.len > 0, MG_ERR_INVALID_ARG);
     MG_GUARD(mg_write_u8(w, in->type));
     return mls_bytes_write(w, &in->reference);
   default:
