@@ -98,12 +98,17 @@ typedef struct fx {
   mls_group_context gc; /* borrows the arrays above */
   int blank_leaf;       /* lookup: report leaf 1 blank */
   int wrong_key;        /* lookup: hand out other_pub */
+  mg_sig_key *sig_key;   /* sig_pub and other_pub, prepared for the lookup */
+  mg_sig_key *other_key;
 } fx;
 
 static fx F;
 
 static void fx_setup(void) {
   uint8_t other_priv[MG_MAX_SIG_PRIV_LEN];
+  /* The previous test's keys (the last pair stays reachable until exit). */
+  mg_sig_key_free(F.sig_key);
+  mg_sig_key_free(F.other_key);
   memset(&F, 0, sizeof(F));
   F.suite = mls_suite_by_id(1);
   ck_assert_ptr_nonnull(F.suite);
@@ -126,16 +131,21 @@ static void fx_setup(void) {
   F.gc.epoch = 9;
   F.gc.tree_hash.data = F.th;
   F.gc.tree_hash.len = sizeof(F.th);
+  ck_assert_int_eq(F.suite->sig->key_from_pub(F.suite->sig, &F.sig_key,
+                                              F.sig_pub, F.suite->sig->pub_len),
+                   0);
+  ck_assert_int_eq(F.suite->sig->key_from_pub(F.suite->sig, &F.other_key,
+                                              F.other_pub,
+                                              F.suite->sig->pub_len),
+                   0);
 }
 
-static int fx_lookup(void *arg, uint32_t leaf, const uint8_t **pub,
-                     size_t *pub_len) {
+static int fx_lookup(void *arg, uint32_t leaf, const mg_sig_key **key) {
   (void)arg;
   if (leaf != 1 || F.blank_leaf) {
     return MG_ERR_SENDER;
   }
-  *pub = F.wrong_key ? F.other_pub : F.sig_pub;
-  *pub_len = F.suite->sig->pub_len;
+  *key = F.wrong_key ? F.other_key : F.sig_key;
   return 0;
 }
 

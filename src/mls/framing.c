@@ -66,11 +66,10 @@ out:
 
 /* ------------------------------------------------------ RFC 9420 §6.1 */
 
-int mls_authenticated_content_sign(const mls_suite *suite,
-                                   mls_authenticated_content *ac,
-                                   const mls_group_context *ctx,
-                                   const uint8_t *sig_priv,
-                                   size_t sig_priv_len) {
+int mls_authenticated_content_sign_key(const mls_suite *suite,
+                                       mls_authenticated_content *ac,
+                                       const mls_group_context *ctx,
+                                       const mg_sig_key *sig_key) {
   mg_writer w;
   uint8_t sig[MG_MAX_SIG_LEN];
   size_t sig_len = 0;
@@ -78,16 +77,53 @@ int mls_authenticated_content_sign(const mls_suite *suite,
   int rc;
 
   mg_writer_zero(&w);
-  MG_ENSURE(fr_suite_ok(suite) && ac != NULL && sig_priv != NULL,
+  MG_ENSURE(fr_suite_ok(suite) && ac != NULL && sig_key != NULL,
             MG_ERR_INVALID_ARG);
   MG_CHECK(mg_writer_init(&w, 256, 0));
   MG_CHECK(mls_framed_content_tbs_encode(&w, ac->wire_format, &ac->content, ctx));
-  MG_CHECK(mls_sign_with_label(suite, sig, sizeof(sig), &sig_len, sig_priv,
-                               sig_priv_len, MLS_FRAMED_CONTENT_TBS_LABEL,
-                               mg_writer_data(&w), mg_writer_len(&w)));
+  MG_CHECK(mls_sign_with_label_key(suite, sig, sizeof(sig), &sig_len, sig_key,
+                                   MLS_FRAMED_CONTENT_TBS_LABEL,
+                                   mg_writer_data(&w), mg_writer_len(&w)));
   MG_CHECK(mls_bytes_dup(&s, sig, sig_len));
   mls_bytes_cleanup(&ac->auth.signature);
   ac->auth.signature = s;
+out:
+  mg_writer_cleanup(&w);
+  return rc;
+}
+
+int mls_authenticated_content_sign(const mls_suite *suite,
+                                   mls_authenticated_content *ac,
+                                   const mls_group_context *ctx,
+                                   const uint8_t *sig_priv,
+                                   size_t sig_priv_len) {
+  mg_sig_key *key = NULL;
+  MG_ENSURE(fr_suite_ok(suite) && sig_priv != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(suite->sig->key_from_priv(suite->sig, &key, sig_priv, sig_priv_len));
+  int rc = mls_authenticated_content_sign_key(suite, ac, ctx, key);
+  mg_sig_key_free(key);
+  return rc;
+}
+
+int mls_authenticated_content_verify_key(const mls_suite *suite,
+                                         const mls_authenticated_content *ac,
+                                         const mls_group_context *ctx,
+                                         const mg_sig_key *sig_key) {
+  mg_writer w;
+  int rc;
+
+  mg_writer_zero(&w);
+  MG_ENSURE(fr_suite_ok(suite) && ac != NULL && sig_key != NULL,
+            MG_ERR_INVALID_ARG);
+  MG_CHECK(mg_writer_init(&w, 256, 0));
+  MG_CHECK(mls_framed_content_tbs_encode(&w, ac->wire_format, &ac->content, ctx));
+  rc = mls_verify_with_label_key(suite, sig_key, MLS_FRAMED_CONTENT_TBS_LABEL,
+                                 mg_writer_data(&w), mg_writer_len(&w),
+                                 fr_ptr(&ac->auth.signature),
+                                 ac->auth.signature.len);
+  if (rc == MG_ERR_VERIFY) {
+    rc = MG_ERR_SIGNATURE;
+  }
 out:
   mg_writer_cleanup(&w);
   return rc;
@@ -98,23 +134,11 @@ int mls_authenticated_content_verify(const mls_suite *suite,
                                      const mls_group_context *ctx,
                                      const uint8_t *sig_pub,
                                      size_t sig_pub_len) {
-  mg_writer w;
-  int rc;
-
-  mg_writer_zero(&w);
-  MG_ENSURE(fr_suite_ok(suite) && ac != NULL && sig_pub != NULL,
-            MG_ERR_INVALID_ARG);
-  MG_CHECK(mg_writer_init(&w, 256, 0));
-  MG_CHECK(mls_framed_content_tbs_encode(&w, ac->wire_format, &ac->content, ctx));
-  rc = mls_verify_with_label(suite, sig_pub, sig_pub_len,
-                             MLS_FRAMED_CONTENT_TBS_LABEL, mg_writer_data(&w),
-                             mg_writer_len(&w), fr_ptr(&ac->auth.signature),
-                             ac->auth.signature.len);
-  if (rc == MG_ERR_VERIFY) {
-    rc = MG_ERR_SIGNATURE;
-  }
-out:
-  mg_writer_cleanup(&w);
+  mg_sig_key *key = NULL;
+  MG_ENSURE(fr_suite_ok(suite) && sig_pub != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(suite->sig->key_from_pub(suite->sig, &key, sig_pub, sig_pub_len));
+  int rc = mls_authenticated_content_verify_key(suite, ac, ctx, key);
+  mg_sig_key_free(key);
   return rc;
 }
 
@@ -200,6 +224,22 @@ int mls_public_message_unprotect(const mls_suite *suite,
                                  const uint8_t *membership_key,
                                  size_t membership_key_len,
                                  const uint8_t *sig_pub, size_t sig_pub_len) {
+  mg_sig_key *key = NULL;
+  MG_ENSURE(fr_suite_ok(suite) && sig_pub != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(suite->sig->key_from_pub(suite->sig, &key, sig_pub, sig_pub_len));
+  int rc = mls_public_message_unprotect_key(suite, out, pm, ctx, membership_key,
+                                            membership_key_len, key);
+  mg_sig_key_free(key);
+  return rc;
+}
+
+int mls_public_message_unprotect_key(const mls_suite *suite,
+                                     mls_authenticated_content *out,
+                                     const mls_public_message *pm,
+                                     const mls_group_context *ctx,
+                                     const uint8_t *membership_key,
+                                     size_t membership_key_len,
+                                     const mg_sig_key *sig_key) {
   mls_authenticated_content view;
   mls_authenticated_content v;
   uint8_t tag[MG_MAX_HASH_LEN];
@@ -229,8 +269,7 @@ int mls_public_message_unprotect(const mls_suite *suite,
   } else if (pm->membership_tag.len != 0) {
     return MG_ERR_MEMBERSHIP_TAG;
   }
-  MG_GUARD(mls_authenticated_content_verify(suite, &view, ctx, sig_pub,
-                                            sig_pub_len));
+  MG_GUARD(mls_authenticated_content_verify_key(suite, &view, ctx, sig_key));
   v.wire_format = MLS_WIRE_PUBLIC_MESSAGE;
   MG_CHECK(fr_content_clone(&v.content, &pm->content));
   MG_CHECK(fr_auth_clone(&v.auth, pm->content.content_type, &pm->auth));
@@ -409,8 +448,7 @@ int mls_private_message_unprotect(const mls_suite *suite,
   mg_reader r;
   uint8_t *sdpt = NULL, *pt = NULL;
   size_t sdpt_len = 0, pt_len = 0;
-  const uint8_t *sig_pub = NULL;
-  size_t sig_pub_len = 0;
+  const mg_sig_key *sig_key = NULL;
   int rc;
 
   memset(&v, 0, sizeof(v));
@@ -437,7 +475,7 @@ int mls_private_message_unprotect(const mls_suite *suite,
   MG_CHECK(mls_sender_data_decode(&r, &sd));
   MG_CHECK(mg_reader_done(&r));
   /* The leaf must hold a member (non-blank): the lookup says so. */
-  MG_CHECK(lookup(lookup_arg, sd.leaf_index, &sig_pub, &sig_pub_len));
+  MG_CHECK(lookup(lookup_arg, sd.leaf_index, &sig_key));
 
   /* Content (RFC 9420 §6.3.1). */
   mls_leaf_idx leaf = {sd.leaf_index};
@@ -468,8 +506,7 @@ int mls_private_message_unprotect(const mls_suite *suite,
   v.auth = pmc.auth;
   memset(&pmc, 0, sizeof(pmc));
   MG_CHECK(mls_framed_content_check_sender(&v.content));
-  MG_CHECK(mls_authenticated_content_verify(suite, &v, ctx, sig_pub,
-                                            sig_pub_len));
+  MG_CHECK(mls_authenticated_content_verify_key(suite, &v, ctx, sig_key));
   /* Authenticated: only now is the key deleted (RFC 9420 §9.2). */
   MG_CHECK(mls_secret_tree_consume(st, leaf, type, sd.generation));
   *out = v;

@@ -45,12 +45,25 @@ MG_MUST_USE int mls_authenticated_content_sign(const mls_suite *suite,
                                                const uint8_t *sig_priv,
                                                size_t sig_priv_len);
 
+/* mls_authenticated_content_sign_key is mls_authenticated_content_sign with
+ * a prepared private key (suite->sig->key_from_priv): the form for the hot
+ * path, where parsing the key per message would cost as much as signing. */
+MG_MUST_USE int mls_authenticated_content_sign_key(
+    const mls_suite *suite, mls_authenticated_content *ac,
+    const mls_group_context *ctx, const mg_sig_key *sig_key);
+
 /* mls_authenticated_content_verify checks ac->auth.signature with the
  * sender's public key |sig_pub|.  Returns 0, MG_ERR_SIGNATURE if it does not
  * verify, or MG_ERR_BAD_KEY / encoder errors. */
 MG_MUST_USE int mls_authenticated_content_verify(
     const mls_suite *suite, const mls_authenticated_content *ac,
     const mls_group_context *ctx, const uint8_t *sig_pub, size_t sig_pub_len);
+
+/* mls_authenticated_content_verify_key is the same with a prepared public
+ * key (suite->sig->key_from_pub). */
+MG_MUST_USE int mls_authenticated_content_verify_key(
+    const mls_suite *suite, const mls_authenticated_content *ac,
+    const mls_group_context *ctx, const mg_sig_key *sig_key);
 
 /* mls_membership_tag_compute writes MAC(membership_key,
  * AuthenticatedContentTBM) (RFC 9420 §6.2): suite->hash->digest_len bytes
@@ -92,6 +105,14 @@ MG_MUST_USE int mls_public_message_unprotect(
     const uint8_t *membership_key, size_t membership_key_len,
     const uint8_t *sig_pub, size_t sig_pub_len);
 
+/* mls_public_message_unprotect_key is the same with the sender's prepared
+ * public key. */
+MG_MUST_USE int mls_public_message_unprotect_key(
+    const mls_suite *suite, mls_authenticated_content *out,
+    const mls_public_message *pm, const mls_group_context *ctx,
+    const uint8_t *membership_key, size_t membership_key_len,
+    const mg_sig_key *sig_key);
+
 /* mls_private_message_protect encrypts the signed |ac| (wire format
  * mls_private_message, member sender) into |out| (RFC 9420 §6.3): the next
  * generation of the sender's handshake ratchet (proposal, commit) or
@@ -108,12 +129,13 @@ MG_MUST_USE int mls_private_message_protect(
     const uint8_t *sender_data_secret, size_t sender_data_secret_len,
     size_t padding_len, const uint8_t *reuse_guard);
 
-/* mls_sig_key_lookup_fn gives the signature public key of the member at
- * |leaf_index| (borrowed until the call returns), or MG_ERR_SENDER when the
- * leaf is blank or outside the tree (RFC 9420 §6.3.2). */
+/* mls_sig_key_lookup_fn gives the prepared signature public key of the
+ * member at |leaf_index| (borrowed until the call returns), or MG_ERR_SENDER
+ * when the leaf is blank or outside the tree (RFC 9420 §6.3.2).  Keys are
+ * prepared once per member, not per message: parsing a key costs about as
+ * much as verifying with it. */
 typedef int (*mls_sig_key_lookup_fn)(void *arg, uint32_t leaf_index,
-                                     const uint8_t **sig_pub,
-                                     size_t *sig_pub_len);
+                                     const mg_sig_key **sig_key);
 
 /* mls_private_message_unprotect decrypts |pm| (RFC 9420 §6.3): checks group
  * id and epoch against |ctx|, decrypts the SenderData, finds the sender's

@@ -56,16 +56,15 @@ typedef struct mp_case {
   mls_group_context gc; /* borrows the case's buffers; never cleaned up */
   uint8_t *sig_priv, *sig_pub, *enc_secret, *sds, *mkey;
   size_t sig_priv_len, sig_pub_len, enc_secret_len, sds_len, mkey_len;
+  mg_sig_key *pub_key; /* sig_pub, prepared for the PrivateMessage lookup */
 } mp_case;
 
-static int mp_lookup(void *arg, uint32_t leaf, const uint8_t **pub,
-                     size_t *pub_len) {
+static int mp_lookup(void *arg, uint32_t leaf, const mg_sig_key **key) {
   const mp_case *mc = arg;
   if (leaf != MP_SENDER_LEAF) {
     return MG_ERR_SENDER;
   }
-  *pub = mc->sig_pub;
-  *pub_len = mc->sig_pub_len;
+  *key = mc->pub_key;
   return 0;
 }
 
@@ -397,6 +396,11 @@ static void mp_run(const json_t *root, size_t i, mg_st_report *rep) {
     mc.sig_priv = sig_priv;
     mc.sig_priv_len = want_priv;
   }
+  int krc = cc->suite->sig->key_from_pub(cc->suite->sig, &mc.pub_key,
+                                         mc.sig_pub, mc.sig_pub_len);
+  if (!mg_st_case_rc(cc, "case", "signature_pub", krc)) {
+    goto out;
+  }
   mc.gc.version = MLS_VERSION_MLS10;
   mc.gc.cipher_suite = (uint16_t)cc->suite_id;
   mc.gc.group_id.data = gid;
@@ -417,6 +421,7 @@ static void mp_run(const json_t *root, size_t i, mg_st_report *rep) {
   }
   mg_st_pass(rep);
 out:
+  mg_sig_key_free(mc.pub_key);
   mg_memzero(sig_priv, sizeof(sig_priv));
   mg_st_case_end(cc);
 }
