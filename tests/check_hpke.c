@@ -27,6 +27,7 @@
 #include "crypto/suite.h"
 #include "mlsgate/err.h"
 #include "selftest/selftest.h"
+#include "vec_loop.h"
 
 static const uint16_t kem_ids[] = {0x0010, 0x0011, 0x0012, 0x0020, 0x0021};
 static const uint16_t kdf_ids[] = {0x0001, 0x0002, 0x0003};
@@ -1037,57 +1038,10 @@ END_TEST
 
 /* ----------------------------------------------------------- vector files */
 
-typedef struct vec_file {
-  const char *rel;
-  json_t *root;
-  const mg_st_kind *kind;
-  size_t n;
-} vec_file;
-
-static vec_file vf_hpke = {"hpke/test-vectors.json", NULL, NULL, 0};
-static vec_file vf_basics = {"mls/crypto-basics.json", NULL, NULL, 0};
-
-static void run_vector_case(vec_file *vf, int i) {
-  ck_assert_msg(vf->root != NULL && vf->kind != NULL, "%s not loaded",
-                vf->rel);
-  mg_st_report rep;
-  memset(&rep, 0, sizeof(rep));
-  rep.file = vf->rel;
-  vf->kind->run_case(vf->root, (size_t)i, &rep);
-  ck_assert_msg(rep.failed == 0, "%s: %s", vf->rel, rep.last_msg);
-  ck_assert_msg(rep.skipped == 0, "%s skipped: %s", vf->rel, rep.last_msg);
-  ck_assert_msg(rep.passed == 1, "%s case %d recorded %u results", vf->rel, i,
-                rep.passed);
-}
-
-START_TEST(test_hpke_vector) { run_vector_case(&vf_hpke, _i); }
-END_TEST
-
-START_TEST(test_crypto_basics_vector) { run_vector_case(&vf_basics, _i); }
-END_TEST
-
-START_TEST(test_vector_files_present) {
-  ck_assert_msg(vf_hpke.root != NULL, "cannot load %s", vf_hpke.rel);
-  ck_assert_msg(vf_basics.root != NULL, "cannot load %s", vf_basics.rel);
-  ck_assert_ptr_eq(vf_hpke.kind, &mg_st_kind_hpke);
-  ck_assert_ptr_eq(vf_basics.kind, &mg_st_kind_crypto_basics);
-  ck_assert_uint_eq(vf_hpke.n, 128);
-  ck_assert_uint_eq(vf_basics.n, 7);
-}
-END_TEST
-
-static void load_vectors(vec_file *vf) {
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", mg_st_default_dir(), vf->rel);
-  json_error_t jerr;
-  vf->root = json_load_file(path, 0, &jerr);
-  vf->kind = mg_st_kind_for_file(path);
-  if (vf->root != NULL && vf->kind != NULL) {
-    vf->n = vf->kind->count(vf->root);
-  } else {
-    fprintf(stderr, "check_hpke: cannot load %s\n", path);
-  }
-}
+static mg_vec_file vec_files[] = {
+    {"hpke/test-vectors.json", 128, NULL, NULL},
+    {"mls/crypto-basics.json", 7, NULL, NULL},
+};
 
 static Suite *hpke_suite(void) {
   Suite *s = suite_create("hpke");
@@ -1115,12 +1069,8 @@ static Suite *hpke_suite(void) {
   tcase_add_loop_test(tc, test_mls_helpers, 0, MLS_SUITE_MAX);
   suite_add_tcase(s, tc);
 
-  tc = tcase_create("vectors");
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_vector_files_present);
-  tcase_add_loop_test(tc, test_hpke_vector, 0, (int)vf_hpke.n);
-  tcase_add_loop_test(tc, test_crypto_basics_vector, 0, (int)vf_basics.n);
-  suite_add_tcase(s, tc);
+  mg_vec_add(s, "hpke and crypto-basics", vec_files,
+             sizeof(vec_files) / sizeof(vec_files[0]));
   return s;
 }
 
@@ -1129,13 +1079,10 @@ int main(void) {
     fprintf(stderr, "check_hpke: mg_crypto_init failed\n");
     return 1;
   }
-  load_vectors(&vf_hpke);
-  load_vectors(&vf_basics);
   SRunner *sr = srunner_create(hpke_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failures = srunner_ntests_failed(sr);
   srunner_free(sr);
-  json_decref(vf_hpke.root);
-  json_decref(vf_basics.root);
+  mg_vec_release();
   return failures ? 1 : 0;
 }

@@ -35,64 +35,15 @@
 #include "mls/tree.h"
 #include "mls/treekem.h"
 #include "selftest/selftest.h"
+#include "vec_loop.h"
 
 /* ------------------------------------------------------------ vectors */
 
-typedef struct {
-  const char *rel;
-  size_t expect_cases;
-  json_t *root;
-  const mg_st_kind *kind;
-} vec_file;
-
-static vec_file files[] = {
+static mg_vec_file files[] = {
     {"mls/tree-validation.json", 98, NULL, NULL},
     {"mls/treekem.json", 77, NULL, NULL},
     {"mls/tree-operations.json", 5, NULL, NULL},
 };
-
-static void load_files(void) {
-  const char *dir = mg_st_default_dir();
-  for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-    if (files[f].root != NULL) {
-      continue;
-    }
-    char path[4096];
-    json_error_t jerr;
-    snprintf(path, sizeof(path), "%s/%s", dir, files[f].rel);
-    files[f].root = json_load_file(path, 0, &jerr);
-    files[f].kind = mg_st_kind_for_file(path);
-  }
-}
-
-static void run_one(vec_file *vf, int i) {
-  mg_st_report rep;
-  memset(&rep, 0, sizeof(rep));
-  rep.file = vf->rel;
-  ck_assert_msg(vf->root != NULL && vf->kind != NULL, "%s not loaded", vf->rel);
-  vf->kind->run_case(vf->root, (size_t)i, &rep);
-  ck_assert_msg(rep.failed == 0, "%s: %s", vf->rel, rep.last_msg);
-  ck_assert_msg(rep.skipped == 0, "%s skipped: %s", vf->rel, rep.last_msg);
-  ck_assert_msg(rep.passed == 1, "%s case %d recorded no result", vf->rel, i);
-}
-
-START_TEST(test_tree_validation_vectors) { run_one(&files[0], _i); }
-END_TEST
-
-START_TEST(test_treekem_vectors) { run_one(&files[1], _i); }
-END_TEST
-
-START_TEST(test_tree_operations_vectors) { run_one(&files[2], _i); }
-END_TEST
-
-START_TEST(test_counts) {
-  for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-    ck_assert_msg(files[f].root != NULL, "%s not loaded", files[f].rel);
-    ck_assert_msg(files[f].kind != NULL, "%s has no kind", files[f].rel);
-    ck_assert_uint_eq(files[f].kind->count(files[f].root), files[f].expect_cases);
-  }
-}
-END_TEST
 
 /* ------------------------------------------------------------ helpers */
 
@@ -168,7 +119,6 @@ static void assert_hash_fresh(mls_tree *t) {
 
 /* A case of a vector file as a decoded tree. */
 static json_t *vec_case(size_t f, size_t i) {
-  load_files();
   ck_assert_ptr_nonnull(files[f].root);
   json_t *c = json_array_get(files[f].root, i);
   ck_assert_ptr_nonnull(c);
@@ -787,18 +737,8 @@ int main(void) {
     fprintf(stderr, "crypto init failed\n");
     return 1;
   }
-  load_files();
   Suite *s = suite_create("tree");
-  TCase *tc = tcase_create("vectors");
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_counts);
-  tcase_add_loop_test(tc, test_tree_validation_vectors, 0,
-                      (int)(files[0].root ? json_array_size(files[0].root) : 1));
-  tcase_add_loop_test(tc, test_treekem_vectors, 0,
-                      (int)(files[1].root ? json_array_size(files[1].root) : 1));
-  tcase_add_loop_test(tc, test_tree_operations_vectors, 0,
-                      (int)(files[2].root ? json_array_size(files[2].root) : 1));
-  suite_add_tcase(s, tc);
+  mg_vec_add(s, "tree vectors", files, sizeof(files) / sizeof(files[0]));
   TCase *tu = tcase_create("units");
   tcase_set_timeout(tu, 60);
   tcase_add_test(tu, test_add_extend_remove_truncate);
@@ -813,8 +753,6 @@ int main(void) {
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
-  for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-    json_decref(files[f].root);
-  }
+  mg_vec_release();
   return failed == 0 ? 0 : 1;
 }
