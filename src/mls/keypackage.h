@@ -85,8 +85,8 @@ typedef struct mls_key_package_params {
  * Outputs: |out_kp| (required) the KeyPackage; |out_priv| (required) its
  * private keys; |out_encoded| (may be NULL) the encoded KeyPackage;
  * |out_ref| (may be NULL; capacity |ref_cap| >= Hash.Nh) its KeyPackageRef
- * (§5.2) with the length in |*out_ref_len| (may be NULL).  On failure every
- * output is left zeroed.
+ * (§5.2) with the length in |*out_ref_len| (may be NULL).  On failure no
+ * output is written.
  *
  * Errors: MG_ERR_UNSUPPORTED (unknown suite), MG_ERR_BAD_KEY (given
  * signature key invalid), MG_ERR_INVALID_ARG (NULL, lifetime overflow),
@@ -125,6 +125,12 @@ typedef struct mls_key_package_policy {
    * must then have checked it by other means). */
   mls_credential_check_fn credential_check;
   void *credential_arg;
+  /* Non-zero: also require the KeyPackage's own suite in
+   * capabilities.cipher_suites.  Off by default: RFC 9420 §7.2 makes
+   * listing every supported suite the creator's duty but names no receiver
+   * check, and the official welcome.json vector (case 6, suite 7) lists
+   * suites 1..6 only in a suite-7 KeyPackage. */
+  int require_suite_in_capabilities;
 } mls_key_package_policy;
 
 /* mls_key_package_validate validates |kp| per RFC 9420 §10.1 and the leaf
@@ -136,7 +142,8 @@ typedef struct mls_key_package_policy {
  *   KeyPackage signature (KeyPackageTBS)            MG_ERR_SIGNATURE
  *   init_key != leaf encryption_key                 MG_ERR_KEY_PACKAGE
  *   lifetime contains policy->now                   MG_ERR_LIFETIME
- *   capabilities list mls10 and the suite           MG_ERR_CAPABILITIES
+ *   capabilities list mls10 (and the suite, if the
+ *     policy asks for it)                           MG_ERR_CAPABILITIES
  *   leaf extensions listed in its capabilities      MG_ERR_EXTENSION
  *   its credential type listed                      MG_ERR_CAPABILITIES
  *   the members' credential types listed            MG_ERR_CAPABILITIES
