@@ -9,7 +9,12 @@
  *     lifetime and fails with MG_ERR_LIFETIME outside it (the passive-client
  *     ones expired in 2024, so today's clock rejects them);
  *   - one mutation per validation rule, each with its own error;
- *   - last_resort round trip; the private bundle is all zero after cleanup.
+ *   - last_resort round trip; the private bundle is all zero after cleanup;
+ *     its init key opens GroupSecrets sealed to the KeyPackage, the leaf key
+ *     does not;
+ *   - the vectors' private keys (init_priv; passive-client also
+ *     encryption_priv and signature_priv) belong to their KeyPackages; the
+ *     Add proposals of messages.json validate too.
  */
 #include "config.h"
 
@@ -30,6 +35,7 @@
 #include "mls/keypackage.h"
 #include "mls/msg_framing.h"
 #include "mls/msg_leaf.h"
+#include "mls/welcome.h"
 #include "selftest/selftest.h"
 
 /* 2026-01-01T00:00:00Z */
@@ -286,6 +292,53 @@ START_TEST(test_private_bundle_wiped) {
   ck_assert(all_zero(&g.priv, sizeof(g.priv)));
   mls_key_package_priv_cleanup(&g.priv); /* idempotent */
   mls_key_package_priv_cleanup(NULL);
+  gen_free(&g);
+}
+END_TEST
+
+/* The private init key opens GroupSecrets sealed to the generated
+ * KeyPackage (RFC 9420 §12.4.3.1); the leaf encryption key does not. */
+START_TEST(test_init_key_opens_welcome) {
+  uint16_t suite = (uint16_t)(MLS_SUITE_MIN + _i);
+  const mls_suite *s = mls_suite_by_id(suite);
+  static const uint8_t egi[] = "encrypted group info stand-in";
+  uint8_t joiner[MG_MAX_HASH_LEN];
+  mls_group_secrets gs, got;
+  mls_encrypted_group_secrets egs;
+  mls_welcome w;
+  gen g;
+
+  gen_make(&g, suite, 1);
+  memset(&gs, 0, sizeof(gs));
+  memset(&got, 0, sizeof(got));
+  memset(&egs, 0, sizeof(egs));
+  memset(&w, 0, sizeof(w));
+  ck_assert_int_eq(mg_random_bytes(joiner, s->hash->digest_len), 0);
+  ck_assert_int_eq(mls_bytes_dup(&gs.joiner_secret, joiner,
+                                 s->hash->digest_len),
+                   0);
+  ck_assert_int_eq(mls_bytes_dup(&w.encrypted_group_info, egi,
+                                 sizeof(egi) - 1),
+                   0);
+  ck_assert_int_eq(mls_welcome_seal_secrets(s, &egs, g.ref, g.ref_len,
+                                            g.kp.init_key.data,
+                                            g.kp.init_key.len, &gs,
+                                            &w.encrypted_group_info),
+                   0);
+  w.cipher_suite = suite;
+  w.secrets = &egs;
+  w.num_secrets = 1;
+  ck_assert_int_eq(mls_welcome_open_secrets(s, &got, &w, g.ref, g.ref_len,
+                                            &g.priv.encryption_key),
+                   MG_ERR_AUTH);
+  ck_assert_int_eq(mls_welcome_open_secrets(s, &got, &w, g.ref, g.ref_len,
+                                            &g.priv.init_key),
+                   0);
+  ck_assert(mls_bytes_eq(&got.joiner_secret, &gs.joiner_secret));
+  mls_group_secrets_cleanup(&got);
+  mls_group_secrets_cleanup(&gs);
+  mls_encrypted_group_secrets_cleanup(&egs);
+  mls_bytes_cleanup(&w.encrypted_group_info);
   gen_free(&g);
 }
 END_TEST
@@ -597,6 +650,21 @@ START_TEST(test_vectors_messages) {
     with_outside += (size_t)check_vector_kp(&m.key_package, "messages", i);
     mls_message_cleanup(&m);
     free(raw);
+    /* add_proposal: struct { KeyPackage key_package; } Add. */
+    {
+      const char *h = str_field(c, "add_proposal");
+      mls_key_package kp;
+      mg_reader r;
+      memset(&kp, 0, sizeof(kp));
+      ck_assert_int_eq(mg_hex_decode(&raw, &raw_len, h, strlen(h)), 0);
+      r.data = raw;
+      r.len = raw_len;
+      ck_assert_int_eq(mls_key_package_decode(&r, &kp), 0);
+      ck_assert_int_eq(mg_reader_done(&r), 0);
+      (void)check_vector_kp(&kp, "messages add_proposal", i);
+      mls_key_package_cleanup(&kp);
+      free(raw);
+    }
   }
   ck_assert_uint_gt(with_outside, 0);
 }
@@ -656,6 +724,46 @@ static void check_file_with_init_priv(json_t *root, size_t expect,
     ck_assert_mem_eq(k.pub, m.key_package.init_key.data, s->kem->pub_len);
     mg_hpke_key_cleanup(&k);
     free(ipriv);
+    if (expired_now) {
+      /* passive-client-welcome also gives the leaf's private keys. */
+      uint8_t *p = NULL, pub[MG_MAX_SIG_PUB_LEN];
+      size_t p_len = 0;
+      h = str_field(c, "encryption_priv");
+      ck_assert_int_eq(mg_hex_decode(&p, &p_len, h, strlen(h)), 0);
+      if (p_len < s->kem->priv_len) { /* leading zeros dropped, as above */
+        uint8_t *pad = calloc(1, s->kem->priv_len);
+        ck_assert_ptr_nonnull(pad);
+        memcpy(pad + (s->kem->priv_len - p_len), p, p_len);
+        free(p);
+        p = pad;
+        p_len = s->kem->priv_len;
+      }
+      ck_assert_int_eq(mg_hpke_key_init(&k, s->kem, p, p_len), 0);
+      ck_assert_uint_eq(m.key_package.leaf_node.encryption_key.len,
+                        s->kem->pub_len);
+      ck_assert_mem_eq(k.pub, m.key_package.leaf_node.encryption_key.data,
+                       s->kem->pub_len);
+      mg_hpke_key_cleanup(&k);
+      free(p);
+      p = NULL;
+      h = str_field(c, "signature_priv");
+      ck_assert_int_eq(mg_hex_decode(&p, &p_len, h, strlen(h)), 0);
+      if (p_len < s->sig->priv_len) {
+        uint8_t *pad = calloc(1, s->sig->priv_len);
+        ck_assert_ptr_nonnull(pad);
+        memcpy(pad + (s->sig->priv_len - p_len), p, p_len);
+        free(p);
+        p = pad;
+        p_len = s->sig->priv_len;
+      }
+      ck_assert_uint_eq(p_len, s->sig->priv_len);
+      ck_assert_int_eq(s->sig->pub_from_priv(s->sig, pub, p), 0);
+      ck_assert_uint_eq(m.key_package.leaf_node.signature_key.len,
+                        s->sig->pub_len);
+      ck_assert_mem_eq(pub, m.key_package.leaf_node.signature_key.data,
+                       s->sig->pub_len);
+      free(p);
+    }
     mls_message_cleanup(&m);
     free(raw);
   }
@@ -699,6 +807,7 @@ int main(void) {
   tcase_add_loop_test(tg, test_generate_given_signature_key, 0, nsuites);
   tcase_add_loop_test(tg, test_last_resort_round_trip, 0, nsuites);
   tcase_add_loop_test(tg, test_private_bundle_wiped, 0, nsuites);
+  tcase_add_loop_test(tg, test_init_key_opens_welcome, 0, nsuites);
   suite_add_tcase(s, tg);
   TCase *tm = tcase_create("validate");
   tcase_set_timeout(tm, 120);
