@@ -371,14 +371,17 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
                                  psk_secret, nh));
 
   /* 4. The ratchet tree: present, matching the GroupContext, valid. */
+  /* The tree's own checks come first so that a tampered tree is reported
+   * by what is wrong with it (e.g. MG_ERR_PARENT_HASH) rather than as a
+   * mere tree hash mismatch. */
   MG_CHECK(join_tree(suite, p, &gi, &g->tree));
+  MG_CHECK(mls_tree_validate(&g->tree, gi.group_context.group_id.data,
+                             gi.group_context.group_id.len));
   MG_CHECK(mls_tree_hash(&g->tree, th, sizeof(th), &th_len));
   if (th_len != gi.group_context.tree_hash.len ||
       memcmp(th, gi.group_context.tree_hash.data, th_len) != 0) {
     MG_FAIL(MG_ERR_TREE_HASH);
   }
-  MG_CHECK(mls_tree_validate(&g->tree, gi.group_context.group_id.data,
-                             gi.group_context.group_id.len));
   MG_CHECK(check_lifetimes(&g->tree, p->now));
 
   /* 5. The GroupInfo signature by the signer's leaf. */

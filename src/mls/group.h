@@ -77,11 +77,11 @@ typedef struct mls_join_params {
  *   - the GroupInfo decrypts (MG_ERR_AUTH) and its confirmation tag
  *     verifies (MG_ERR_CONFIRMATION_TAG);
  *   - a ratchet tree is present, in the GroupInfo's extension or out of
- *     band (MG_ERR_TREE_INVALID when neither), it decodes, its hash equals
- *     the GroupContext's tree_hash (MG_ERR_TREE_HASH), it validates
+ *     band (MG_ERR_TREE_INVALID when neither), it decodes, it validates
  *     (mls_tree_validate: MG_ERR_TREE_INVALID, MG_ERR_DUPLICATE_KEY,
- *     MG_ERR_PARENT_HASH, MG_ERR_LEAF_SIGNATURE) and every key_package leaf
- *     is within its lifetime at p->now (MG_ERR_LIFETIME);
+ *     MG_ERR_PARENT_HASH, MG_ERR_LEAF_SIGNATURE), its hash equals the
+ *     GroupContext's tree_hash (MG_ERR_TREE_HASH) and every key_package
+ *     leaf is within its lifetime at p->now (MG_ERR_LIFETIME);
  *   - the signer is a member (MG_ERR_SENDER) whose key verifies the
  *     GroupInfo signature (MG_ERR_SIGNATURE);
  *   - our LeafNode is in the tree (MG_ERR_WELCOME otherwise), and the
