@@ -28,11 +28,12 @@
 #include "mls/msg_leaf.h"
 #include "mlsgate/err.h"
 
-/* ExtensionType last_resort (IANA "MLS Extension Types" registry, 0x000A;
- * registered by the MLS extensions document; RFC 9420 §16.8 describes the
- * last-resort KeyPackage).  Its extension_data is empty; it appears in a
- * KeyPackage's extensions and must be listed in the leaf's
- * capabilities.extensions (§7.2: non-default types are listed). */
+/* ExtensionType last_resort_key_package, 0x000A (IANA "MLS Extension
+ * Types", registered by draft-ietf-mls-extensions, Message(s): KP; RFC 9420
+ * §16.8 describes last-resort KeyPackage reuse).  Its extension_data is
+ * empty; it appears in a KeyPackage's extensions, and the leaf lists it in
+ * capabilities.extensions (RFC 9420 §10: extensions of the KeyPackage MUST
+ * be included in leaf_node.capabilities). */
 #define MLS_EXT_LAST_RESORT ((uint16_t)0x000A)
 
 /* Default validity of a generated KeyPackage when the caller gives none:
