@@ -7,6 +7,12 @@ libssl-dev libsodium-dev liblmdb-dev libnghttp2-dev libjansson-dev check"
 # The test suite also needs valgrind and clang with its libFuzzer runtime.
 if [ "${MLSGATE_NO_TEST_TOOLS:-0}" != 1 ]; then
   pkgs="$pkgs valgrind clang libclang-rt-14-dev"
+  # tests/interop.sh runs ts-mls on Node.js (>= 20.19, tests/interop/README.md).
+  # Debian's nodejs (18 on Debian 12) only when there is no node at all: a
+  # newer Node already on the machine is left alone.
+  if ! command -v node >/dev/null 2>&1; then
+    pkgs="$pkgs nodejs npm"
+  fi
 fi
 missing=
 for p in $pkgs; do
