@@ -252,17 +252,75 @@ static int join_tree(const mls_suite *s, const mls_join_params *p,
   return mls_tree_decode(t, s, p->ratchet_tree, p->ratchet_tree_len);
 }
 
-/* The lifetime of every key_package leaf at |now| (RFC 9420 §7.3: a joiner
- * is RECOMMENDED to check it). */
-static int check_lifetimes(const mls_tree *t, uint64_t now) {
+/* The checks of RFC 9420 §7.3 on every leaf of the tree a new member
+ * joins (§12.4.3.1) that the tree itself does not cover: the group's cipher
+ * suite and version in the leaf's capabilities, its own extensions and
+ * credential listed, the GroupContext's required capabilities, every
+ * member's credential type supported by every member (MG_ERR_CAPABILITIES,
+ * MG_ERR_EXTENSION), and the lifetime of key_package leaves at |now| (a
+ * joiner is RECOMMENDED to check it; MG_ERR_LIFETIME). */
+#define MAX_CRED_TYPES 16
+static int check_leaves(const mls_tree *t, const mls_group_context *ctx,
+                        uint64_t now) {
+  mls_required_capabilities req;
+  const mls_extension *re;
+  uint16_t creds[MAX_CRED_TYPES];
+  size_t num_creds = 0;
+  int has_req = 0;
+  int rc;
+  memset(&req, 0, sizeof(req));
+  re = mls_extension_list_find(&ctx->extensions,
+                               MLS_EXT_REQUIRED_CAPABILITIES);
+  if (re != NULL) {
+    MG_GUARD(mls_ext_required_capabilities_decode(re, &req));
+    has_req = 1;
+  }
   for (uint32_t l = 0; l < t->n_leaves; l++) {
     mls_leaf_idx li = {l};
     const mls_leaf_node *x = mls_tree_leaf(t, li);
-    if (x != NULL && x->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
-      MG_GUARD(mls_lifetime_check(&x->lifetime, now));
+    if (x == NULL) {
+      continue;
+    }
+    uint16_t ct = x->credential.credential_type;
+    int seen = 0;
+    for (size_t k = 0; k < num_creds; k++) {
+      seen |= creds[k] == ct;
+    }
+    if (!seen) {
+      if (num_creds == MAX_CRED_TYPES) {
+        MG_FAIL(MG_ERR_CAPABILITIES);
+      }
+      creds[num_creds++] = ct;
     }
   }
-  return 0;
+  for (uint32_t l = 0; l < t->n_leaves; l++) {
+    mls_leaf_idx li = {l};
+    const mls_leaf_node *x = mls_tree_leaf(t, li);
+    if (x == NULL) {
+      continue;
+    }
+    if (!mls_u16_list_contains(&x->capabilities.cipher_suites,
+                               ctx->cipher_suite) ||
+        !mls_u16_list_contains(&x->capabilities.versions, ctx->version)) {
+      MG_FAIL(MG_ERR_CAPABILITIES);
+    }
+    MG_CHECK(mls_leaf_node_check_capabilities(x));
+    if (has_req) {
+      MG_CHECK(mls_capabilities_check_required(&x->capabilities, &req));
+    }
+    for (size_t k = 0; k < num_creds; k++) {
+      if (!mls_u16_list_contains(&x->capabilities.credentials, creds[k])) {
+        MG_FAIL(MG_ERR_CAPABILITIES);
+      }
+    }
+    if (x->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
+      MG_CHECK(mls_lifetime_check(&x->lifetime, now));
+    }
+  }
+  rc = 0;
+out:
+  mls_required_capabilities_cleanup(&req);
+  return rc;
 }
 
 /* Installs the private keys of the signer's path from the Welcome's
@@ -382,7 +440,7 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
       memcmp(th, gi.group_context.tree_hash.data, th_len) != 0) {
     MG_FAIL(MG_ERR_TREE_HASH);
   }
-  MG_CHECK(check_lifetimes(&g->tree, p->now));
+  MG_CHECK(check_leaves(&g->tree, &gi.group_context, p->now));
 
   /* 5. The GroupInfo signature by the signer's leaf. */
   {

@@ -80,8 +80,11 @@ typedef struct mls_join_params {
  *     band (MG_ERR_TREE_INVALID when neither), it decodes, it validates
  *     (mls_tree_validate: MG_ERR_TREE_INVALID, MG_ERR_DUPLICATE_KEY,
  *     MG_ERR_PARENT_HASH, MG_ERR_LEAF_SIGNATURE), its hash equals the
- *     GroupContext's tree_hash (MG_ERR_TREE_HASH) and every key_package
- *     leaf is within its lifetime at p->now (MG_ERR_LIFETIME);
+ *     GroupContext's tree_hash (MG_ERR_TREE_HASH), every leaf lists the
+ *     group's suite and version, its own extensions and credential, the
+ *     required capabilities and every member's credential type
+ *     (MG_ERR_CAPABILITIES, MG_ERR_EXTENSION; RFC 9420 §7.3), and every
+ *     key_package leaf is within its lifetime at p->now (MG_ERR_LIFETIME);
  *   - the signer is a member (MG_ERR_SENDER) whose key verifies the
  *     GroupInfo signature (MG_ERR_SIGNATURE);
  *   - our LeafNode is in the tree (MG_ERR_WELCOME otherwise), and the
