@@ -9,6 +9,8 @@
 
 #include "bench_util.h"
 
+#include "crypto/crypto.h"
+
 double bench_now_sec(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,4 +99,30 @@ int bench_timed_run(bench_fn fn, void *ctx, uint64_t iters,
     res->contended = 1;
   }
   return 0;
+}
+
+const char *bench_ossl_md_name(const mg_hash_alg *h) {
+  if (h == &mg_sha256) {
+    return "SHA256";
+  }
+  if (h == &mg_sha384) {
+    return "SHA384";
+  }
+  if (h == &mg_sha512) {
+    return "SHA512";
+  }
+  return NULL;
+}
+
+const char *bench_ossl_cipher_name(const mg_aead_alg *a) {
+  if (a == &mg_aes128gcm) {
+    return "AES-128-GCM";
+  }
+  if (a == &mg_aes256gcm) {
+    return "AES-256-GCM";
+  }
+  if (a == &mg_chacha20poly1305) {
+    return "ChaCha20-Poly1305";
+  }
+  return NULL;
 }

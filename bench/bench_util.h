@@ -50,4 +50,11 @@ int bench_calibrate(bench_fn fn, void *ctx, double target, uint64_t *iters);
 int bench_timed_run(bench_fn fn, void *ctx, uint64_t iters,
                     bench_run_result *res);
 
+/* bench_ossl_md_name / bench_ossl_cipher_name give the OpenSSL 3.0 fetch
+ * names of our hash and AEAD objects (for the raw baselines), or NULL. */
+struct mg_hash_alg;
+struct mg_aead_alg;
+const char *bench_ossl_md_name(const struct mg_hash_alg *h);
+const char *bench_ossl_cipher_name(const struct mg_aead_alg *a);
+
 #endif

@@ -346,31 +346,6 @@ static int ossl_sig_spec(const mg_sig_alg *a, ossl_keyspec *out) {
   return 0;
 }
 
-static const char *ossl_md_name(const mg_hash_alg *h) {
-  if (h == &mg_sha256) {
-    return "SHA256";
-  }
-  if (h == &mg_sha384) {
-    return "SHA384";
-  }
-  if (h == &mg_sha512) {
-    return "SHA512";
-  }
-  return NULL;
-}
-
-static const char *ossl_cipher_name(const mg_aead_alg *a) {
-  if (a == &mg_aes128gcm) {
-    return "AES-128-GCM";
-  }
-  if (a == &mg_aes256gcm) {
-    return "AES-256-GCM";
-  }
-  if (a == &mg_chacha20poly1305) {
-    return "ChaCha20-Poly1305";
-  }
-  return NULL;
-}
 
 /* ossl_fromdata_ctx returns a reusable EVP_PKEY_fromdata context. */
 static EVP_PKEY_CTX *ossl_fromdata_ctx(const char *type) {
@@ -1110,7 +1085,7 @@ static int aead_setup(aead_bench *b, const mls_suite *s) {
   const size_t ct_len = AEAD_PT_LEN + s->aead->tag_len;
   memset(b, 0, sizeof(*b));
   b->alg = s->aead;
-  const char *cname = ossl_cipher_name(b->alg);
+  const char *cname = bench_ossl_cipher_name(b->alg);
   if (cname == NULL || b->alg->nonce_len != sizeof(b->nonce) ||
       b->alg->key_len > sizeof(b->key) ||
       b->alg->tag_len > MG_MAX_AEAD_TAG_LEN) {
@@ -1291,7 +1266,7 @@ static int ewl_setup(ewl_bench *b, const mls_suite *s) {
   memset(b, 0, sizeof(*b));
   b->suite = s;
   b->nh = s->kdf->nh;
-  const char *md = ossl_md_name(s->kdf->hash);
+  const char *md = bench_ossl_md_name(s->kdf->hash);
   if (md == NULL || b->nh > MG_MAX_HASH_LEN) {
     fprintf(stderr, "bench: unexpected KDF %s\n", s->kdf->name);
     return -1;
@@ -1735,9 +1710,9 @@ static int hpke_setup(hpke_bench *b, const mls_suite *s) {
   memcpy(b->pk_r, pub, b->npk);
   memcpy(b->sk_r, b->key_r.priv, b->nsk);
 
-  const char *kem_md = ossl_md_name(s->kem->kdf->hash);
-  const char *kdf_md = ossl_md_name(s->kdf->hash);
-  const char *cname = ossl_cipher_name(s->aead);
+  const char *kem_md = bench_ossl_md_name(s->kem->kdf->hash);
+  const char *kdf_md = bench_ossl_md_name(s->kdf->hash);
+  const char *cname = bench_ossl_cipher_name(s->aead);
   if (kem_md == NULL || kdf_md == NULL || cname == NULL) {
     return -1;
   }

@@ -1090,31 +1090,6 @@ static int kdf_sodium(void *arg) {
 
 /* ---------------------------------------------------------- setup */
 
-static const char *ossl_md_of(const mg_hash_alg *h) {
-  if (h == &mg_sha256) {
-    return "SHA256";
-  }
-  if (h == &mg_sha384) {
-    return "SHA384";
-  }
-  if (h == &mg_sha512) {
-    return "SHA512";
-  }
-  return NULL;
-}
-
-static const char *ossl_cipher_of(const mg_aead_alg *a) {
-  if (a == &mg_aes128gcm) {
-    return "AES-128-GCM";
-  }
-  if (a == &mg_aes256gcm) {
-    return "AES-256-GCM";
-  }
-  if (a == &mg_chacha20poly1305) {
-    return "ChaCha20-Poly1305";
-  }
-  return NULL;
-}
 
 /* OpenSSL signing key of the suite's algorithm (its own key: the cost of a
  * signature does not depend on which key). */
@@ -1324,7 +1299,7 @@ static int prot_fx_new(prot_fx **out, const mls_suite *s) {
   /* OpenSSL */
   f->opk = ossl_sig_keygen(s->sig, &f->md);
   f->mdctx = EVP_MD_CTX_new();
-  const char *cn = ossl_cipher_of(s->aead), *mdn = ossl_md_of(s->kdf->hash);
+  const char *cn = bench_ossl_cipher_name(s->aead), *mdn = bench_ossl_md_name(s->kdf->hash);
   BENCH_ENSURE(f->opk != NULL && f->mdctx != NULL && cn != NULL &&
                 mdn != NULL);
   f->cipher = EVP_CIPHER_fetch(NULL, cn, NULL);
