@@ -51,3 +51,17 @@ json="$work/tsmls.json"
 rm -f "$json"
 node "$work/tsmls_vectors.mjs" "$json"
 MLSGATE_INTEROP_JSON="$json" "$top_builddir/tests/check_interop_codec"
+
+# ---- Live scenarios (tests/interop/README.md, "Live scenarios through a
+# driver"): ts-mls against our group engine through tests/interop_driver,
+# line-delimited JSON.  Until that program is built, the scenarios run
+# against tsmls_driver.mjs, the same protocol implemented with ts-mls, which
+# validates the scenario script itself.
+cp "$src/scenarios.mjs" "$src/tsmls_driver.mjs" "$work/"
+driver="$top_builddir/tests/interop_driver"
+if [ -x "$driver" ]; then
+  node "$work/scenarios.mjs" --driver "$driver"
+else
+  echo "interop.sh: NOTE: C driver not built yet; scenarios validated against the ts-mls reference driver"
+  node "$work/scenarios.mjs" --driver node "$work/tsmls_driver.mjs"
+fi
