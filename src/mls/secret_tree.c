@@ -78,24 +78,19 @@ void mls_secret_tree_free(mls_secret_tree *st) {
   mg_free_secret(st, sizeof(*st));
 }
 
-int mls_secret_tree_new(mls_secret_tree **out, const mls_suite *suite,
-                        const uint8_t *encryption_secret,
-                        size_t encryption_secret_len, uint32_t n_leaves,
-                        const mls_secret_tree_config *cfg) {
-  mls_secret_tree *st = NULL;
-  int rc;
+/* The suite sizes the tree's fixed buffers rely on. */
+static int st_suite_ok(const mls_suite *suite) {
+  return suite != NULL && suite->kdf != NULL && suite->aead != NULL &&
+         suite->kdf->nh <= MG_MAX_HASH_LEN &&
+         suite->aead->key_len <= MG_MAX_AEAD_KEY_LEN &&
+         suite->aead->nonce_len <= MG_MAX_AEAD_NONCE_LEN;
+}
 
-  MG_ENSURE(out != NULL && suite != NULL && suite->kdf != NULL &&
-                suite->aead != NULL && encryption_secret != NULL,
-            MG_ERR_INVALID_ARG);
-  MG_ENSURE(suite->kdf->nh <= MG_MAX_HASH_LEN &&
-                suite->aead->key_len <= MG_MAX_AEAD_KEY_LEN &&
-                suite->aead->nonce_len <= MG_MAX_AEAD_NONCE_LEN,
-            MG_ERR_INVALID_ARG);
-  MG_ENSURE(encryption_secret_len == suite->kdf->nh, MG_ERR_PARAM);
-  MG_ENSURE(n_leaves >= 1 && n_leaves <= MLS_SECRET_TREE_MAX_LEAVES,
-            MG_ERR_PARAM);
-  st = calloc(1, sizeof(*st));
+/* Allocates a tree of |n_leaves| (checked by the caller) with no node secret
+ * and no leaf ratchets. */
+static int st_alloc(mls_secret_tree **out, const mls_suite *suite,
+                    uint32_t n_leaves, const mls_secret_tree_config *cfg) {
+  mls_secret_tree *st = calloc(1, sizeof(*st));
   if (st == NULL) {
     return MG_ERR_NOMEM;
   }
@@ -115,8 +110,26 @@ int mls_secret_tree_new(mls_secret_tree **out, const mls_suite *suite,
   st->node = calloc((size_t)st->width_leaves * 2 - 1, sizeof(uint8_t *));
   st->leaf = calloc(n_leaves, sizeof(st_leaf *));
   if (st->node == NULL || st->leaf == NULL) {
-    MG_FAIL(MG_ERR_NOMEM);
+    mls_secret_tree_free(st);
+    return MG_ERR_NOMEM;
   }
+  *out = st;
+  return 0;
+}
+
+int mls_secret_tree_new(mls_secret_tree **out, const mls_suite *suite,
+                        const uint8_t *encryption_secret,
+                        size_t encryption_secret_len, uint32_t n_leaves,
+                        const mls_secret_tree_config *cfg) {
+  mls_secret_tree *st = NULL;
+  int rc;
+
+  MG_ENSURE(out != NULL && encryption_secret != NULL && st_suite_ok(suite),
+            MG_ERR_INVALID_ARG);
+  MG_ENSURE(encryption_secret_len == suite->kdf->nh, MG_ERR_PARAM);
+  MG_ENSURE(n_leaves >= 1 && n_leaves <= MLS_SECRET_TREE_MAX_LEAVES,
+            MG_ERR_PARAM);
+  MG_GUARD(st_alloc(&st, suite, n_leaves, cfg));
   mls_node_idx root = mls_tm_root(st->width_leaves);
   st->node[root.v] = malloc(st->nh);
   if (st->node[root.v] == NULL) {
@@ -405,6 +418,313 @@ int mls_secret_tree_next(mls_secret_tree *st, mls_key_nonce *out,
   if (rc < 0) {
     mls_key_nonce_cleanup(out);
   }
+  return rc;
+}
+
+/* ------------------------------------------------------- copy */
+
+int mls_secret_tree_copy(mls_secret_tree **out, const mls_secret_tree *in) {
+  mls_secret_tree *st = NULL;
+  int rc;
+
+  MG_ENSURE_REF(out);
+  *out = NULL;
+  MG_ENSURE(in != NULL && st_suite_ok(in->suite), MG_ERR_INVALID_ARG);
+  MG_GUARD(st_alloc(&st, in->suite, in->n_leaves, &in->cfg));
+  for (uint32_t i = 0; i < st->width_leaves * 2 - 1; i++) {
+    if (in->node[i] != NULL) {
+      st->node[i] = malloc(st->nh);
+      if (st->node[i] == NULL) {
+        MG_FAIL(MG_ERR_NOMEM);
+      }
+      memcpy(st->node[i], in->node[i], st->nh);
+    }
+  }
+  for (uint32_t i = 0; i < st->n_leaves; i++) {
+    if (in->leaf[i] == NULL) {
+      continue;
+    }
+    st_leaf *lf = calloc(1, sizeof(*lf));
+    if (lf == NULL) {
+      MG_FAIL(MG_ERR_NOMEM);
+    }
+    st->leaf[i] = lf;
+    for (size_t t = 0; t < 2; t++) {
+      const st_ratchet *src = &in->leaf[i]->ratchet[t];
+      st_ratchet *dst = &lf->ratchet[t];
+      dst->next = src->next;
+      memcpy(dst->secret, src->secret, sizeof(dst->secret));
+      if (src->num_retained > 0) {
+        dst->retained = calloc(src->num_retained, sizeof(st_retained));
+        if (dst->retained == NULL) {
+          MG_FAIL(MG_ERR_NOMEM);
+        }
+        dst->num_retained = src->num_retained;
+        memcpy(dst->retained, src->retained,
+               src->num_retained * sizeof(st_retained));
+      }
+    }
+  }
+  *out = st;
+  return 0;
+out:
+  mls_secret_tree_free(st);
+  return rc;
+}
+
+/* ------------------------------------------------ serialization */
+
+/* Bytes of the MLS varint for |v| (RFC 9420 §2.1.2); 4 beyond its range,
+ * where the writer fails anyway. */
+static size_t st_varint_len(size_t v) {
+  if (v < 0x40) {
+    return 1;
+  }
+  if (v < 0x4000) {
+    return 2;
+  }
+  return 4;
+}
+
+/* The secret<V> of a ratchet is empty once every generation is used. */
+static size_t st_ratchet_secret_len(const mls_secret_tree *st,
+                                    const st_ratchet *r) {
+  return r->next == ST_GEN_EXHAUSTED ? 0 : st->nh;
+}
+
+/* One SecretTreeRetained: uint32, then key<V> and nonce<V> whose lengths
+ * (Nk <= 32, Nn <= 24) take one varint byte each. */
+static size_t st_retained_enc_len(const mls_secret_tree *st) {
+  return 4 + 1 + st->suite->aead->key_len + 1 + st->suite->aead->nonce_len;
+}
+
+static int st_encode_ratchet(mg_writer *w, const mls_secret_tree *st,
+                             const st_ratchet *r) {
+  size_t mark;
+  size_t nk = st->suite->aead->key_len;
+  size_t nn = st->suite->aead->nonce_len;
+
+  MG_GUARD(mg_write_u64(w, r->next));
+  MG_GUARD(mg_write_opaque(w, r->secret, st_ratchet_secret_len(st, r)));
+  MG_GUARD(mg_write_vec_begin(w, &mark));
+  for (size_t i = 0; i < r->num_retained; i++) {
+    MG_GUARD(mg_write_u32(w, r->retained[i].generation));
+    MG_GUARD(mg_write_opaque(w, r->retained[i].key, nk));
+    MG_GUARD(mg_write_opaque(w, r->retained[i].nonce, nn));
+  }
+  return mg_write_vec_end(w, mark);
+}
+
+int mls_secret_tree_encode(mg_writer *w, const mls_secret_tree *st) {
+  size_t mark;
+
+  MG_ENSURE(w != NULL && st != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(mg_write_varint(w, st->n_leaves));
+  MG_GUARD(mg_write_vec_begin(w, &mark));
+  for (uint32_t i = 0; i < st->width_leaves * 2 - 1; i++) {
+    if (st->node[i] != NULL) {
+      MG_GUARD(mg_write_varint(w, i));
+      MG_GUARD(mg_write_opaque(w, st->node[i], st->nh));
+    }
+  }
+  MG_GUARD(mg_write_vec_end(w, mark));
+  MG_GUARD(mg_write_vec_begin(w, &mark));
+  for (uint32_t i = 0; i < st->n_leaves; i++) {
+    if (st->leaf[i] != NULL) {
+      MG_GUARD(mg_write_varint(w, i));
+      MG_GUARD(st_encode_ratchet(w, st, &st->leaf[i]->ratchet[0]));
+      MG_GUARD(st_encode_ratchet(w, st, &st->leaf[i]->ratchet[1]));
+    }
+  }
+  return mg_write_vec_end(w, mark);
+}
+
+size_t mls_secret_tree_encoded_size_hint(const mls_secret_tree *st) {
+  size_t nodes = 0;
+  size_t leaves = 0;
+
+  if (st == NULL) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < st->width_leaves * 2 - 1; i++) {
+    if (st->node[i] != NULL) {
+      nodes += st_varint_len(i) + st_varint_len(st->nh) + st->nh;
+    }
+  }
+  for (uint32_t i = 0; i < st->n_leaves; i++) {
+    if (st->leaf[i] == NULL) {
+      continue;
+    }
+    leaves += st_varint_len(i);
+    for (size_t t = 0; t < 2; t++) {
+      const st_ratchet *r = &st->leaf[i]->ratchet[t];
+      size_t slen = st_ratchet_secret_len(st, r);
+      size_t rlen = r->num_retained * st_retained_enc_len(st);
+      leaves += 8 + st_varint_len(slen) + slen + st_varint_len(rlen) + rlen;
+    }
+  }
+  return st_varint_len(st->n_leaves) + st_varint_len(nodes) + nodes +
+         st_varint_len(leaves) + leaves;
+}
+
+/* Reads `opaque x<V>` of exactly |len| bytes into |dst|. */
+static int st_read_exact(mg_reader *r, uint8_t *dst, size_t len) {
+  mg_reader body;
+  MG_GUARD(mg_read_vec(r, &body));
+  MG_ENSURE(mg_reader_len(&body) == len, MG_ERR_LENGTH);
+  return mg_read_copy(&body, dst, len);
+}
+
+/* Reads one SecretTreeRetained into |e|. */
+static int st_decode_retained(mg_reader *r, const mls_secret_tree *st,
+                              st_retained *e) {
+  MG_GUARD(mg_read_u32(r, &e->generation));
+  MG_GUARD(st_read_exact(r, e->key, st->suite->aead->key_len));
+  return st_read_exact(r, e->nonce, st->suite->aead->nonce_len);
+}
+
+/* Decodes a SecretTreeRatchet into |rt| (zeroed, owned by the tree, so that
+ * whatever was read is wiped with the tree on failure). */
+static int st_decode_ratchet(mg_reader *r, const mls_secret_tree *st,
+                             st_ratchet *rt) {
+  mg_reader body;
+
+  MG_GUARD(mg_read_u64(r, &rt->next));
+  MG_ENSURE(rt->next <= ST_GEN_EXHAUSTED, MG_ERR_DECODE);
+  MG_GUARD(st_read_exact(r, rt->secret, st_ratchet_secret_len(st, rt)));
+  MG_GUARD(mg_read_vec(r, &body));
+  /* Every valid entry takes exactly st_retained_enc_len bytes, so the count
+   * is known before any entry is read and the array is allocated once,
+   * bounded by the input and by max_retained. */
+  size_t n = mg_reader_len(&body) / st_retained_enc_len(st);
+  MG_ENSURE(n <= st->cfg.max_retained, MG_ERR_LENGTH);
+  if (n > 0) {
+    rt->retained = calloc(n, sizeof(st_retained));
+    if (rt->retained == NULL) {
+      return MG_ERR_NOMEM;
+    }
+    rt->num_retained = n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    st_retained *e = &rt->retained[i];
+    MG_GUARD(st_decode_retained(&body, st, e));
+    MG_ENSURE(i == 0 || e->generation > rt->retained[i - 1].generation,
+              MG_ERR_DECODE);
+    MG_ENSURE((uint64_t)e->generation < rt->next, MG_ERR_DECODE);
+  }
+  if (mg_reader_len(&body) > 0) {
+    /* Fewer bytes than an entry are left: decode one into a temporary to
+     * name the fault (a length, or a truncation). */
+    st_retained extra;
+    int rc = st_decode_retained(&body, st, &extra);
+    mg_memzero(&extra, sizeof(extra));
+    return rc < 0 ? rc : MG_ERR_TRUNCATED; /* rc < 0: it is too short */
+  }
+  return 0;
+}
+
+static int st_decode_nodes(mg_reader *r, mls_secret_tree *st,
+                           size_t *num_items) {
+  mg_reader body;
+  uint32_t width = st->width_leaves * 2 - 1;
+  uint64_t next_min = 0; /* strictly ascending */
+
+  MG_GUARD(mg_read_vec(r, &body));
+  while (mg_reader_len(&body) > 0) {
+    uint32_t x;
+    MG_GUARD(mg_read_varint(&body, &x));
+    MG_ENSURE(x < width && x >= next_min, MG_ERR_DECODE);
+    next_min = (uint64_t)x + 1;
+    st->node[x] = malloc(st->nh);
+    if (st->node[x] == NULL) {
+      return MG_ERR_NOMEM;
+    }
+    MG_GUARD(st_read_exact(&body, st->node[x], st->nh));
+    (*num_items)++;
+  }
+  return 0;
+}
+
+static int st_decode_leaves(mg_reader *r, mls_secret_tree *st,
+                            size_t *num_items) {
+  mg_reader body;
+  uint64_t next_min = 0; /* strictly ascending */
+
+  MG_GUARD(mg_read_vec(r, &body));
+  while (mg_reader_len(&body) > 0) {
+    uint32_t l;
+    MG_GUARD(mg_read_varint(&body, &l));
+    MG_ENSURE(l < st->n_leaves && l >= next_min, MG_ERR_DECODE);
+    next_min = (uint64_t)l + 1;
+    st->leaf[l] = calloc(1, sizeof(st_leaf));
+    if (st->leaf[l] == NULL) {
+      return MG_ERR_NOMEM;
+    }
+    MG_GUARD(st_decode_ratchet(&body, st, &st->leaf[l]->ratchet[0]));
+    MG_GUARD(st_decode_ratchet(&body, st, &st->leaf[l]->ratchet[1]));
+    (*num_items)++;
+  }
+  return 0;
+}
+
+/* Checks that the node secrets and derived leaves tile the padded tree:
+ * walking the leaves left to right, the item covering leaf |pos| is a
+ * derived leaf or a node whose subtree starts at |pos| (node 2*pos + 2^k - 1
+ * at level k), exactly one of them is present, and the walk continues after
+ * its subtree.  Every item found is distinct, so the items tile the tree
+ * if and only if the walk meets all |num_items| of them (an item nested in
+ * another is never met).  O(items * log w). */
+static int st_check_cover(const mls_secret_tree *st, size_t num_items) {
+  uint64_t pos = 0;
+  size_t met = 0;
+
+  while (pos < st->width_leaves) {
+    int found = 0;
+    uint64_t span = 0;
+    if (pos < st->n_leaves && st->leaf[pos] != NULL) {
+      found++;
+      span = 1;
+    }
+    for (uint64_t size = 1; pos % size == 0 && pos + size <= st->width_leaves;
+         size <<= 1) {
+      if (st->node[2 * pos + size - 1] != NULL) {
+        found++;
+        span = size;
+      }
+    }
+    MG_ENSURE(found == 1, MG_ERR_DECODE);
+    met++;
+    pos += span;
+  }
+  MG_ENSURE(met == num_items, MG_ERR_DECODE);
+  return 0;
+}
+
+int mls_secret_tree_decode(mg_reader *r, mls_secret_tree **out,
+                           const mls_suite *suite,
+                           const mls_secret_tree_config *cfg) {
+  mls_secret_tree *st = NULL;
+  mg_reader tmp;
+  uint32_t n_leaves;
+  size_t num_items = 0;
+  int rc;
+
+  MG_ENSURE_REF(out);
+  *out = NULL;
+  MG_ENSURE(r != NULL && st_suite_ok(suite), MG_ERR_INVALID_ARG);
+  tmp = *r;
+  MG_GUARD(mg_read_varint(&tmp, &n_leaves));
+  MG_ENSURE(n_leaves >= 1 && n_leaves <= MLS_SECRET_TREE_MAX_LEAVES,
+            MG_ERR_DECODE);
+  MG_GUARD(st_alloc(&st, suite, n_leaves, cfg));
+  MG_CHECK(st_decode_nodes(&tmp, st, &num_items));
+  MG_CHECK(st_decode_leaves(&tmp, st, &num_items));
+  MG_CHECK(st_check_cover(st, num_items));
+  *r = tmp;
+  *out = st;
+  return 0;
+out:
+  mls_secret_tree_free(st);
   return rc;
 }
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/codec.h"
 #include "crypto/crypto.h"
 #include "crypto/suite.h"
 #include "mls/tree_math.h"
@@ -121,6 +122,101 @@ MG_MUST_USE int mls_sender_data_key_nonce(const mls_suite *suite,
                                           size_t sender_data_secret_len,
                                           const uint8_t *ciphertext,
                                           size_t ciphertext_len);
+
+/* mls_secret_tree_copy makes |*out| a deep copy of |in|: node secrets, leaf
+ * ratchets, retained keys and configuration.  The copy is independent
+ * (consuming in one does not change the other); free it with
+ * mls_secret_tree_free.  Errors: MG_ERR_INVALID_ARG, MG_ERR_NOMEM; on error
+ * |*out| is NULL. */
+MG_MUST_USE int mls_secret_tree_copy(mls_secret_tree **out,
+                                     const mls_secret_tree *in);
+
+/*
+ * Serialization of the whole mutable state of a secret tree, for the group
+ * state a keystore persists.  This is a PERSISTENT FORMAT: it carries no
+ * version of its own (the enclosing group-state encoding is versioned), so
+ * any change to it needs a version bump there.
+ *
+ * In the TLS presentation language of RFC 9420 §2.1, where `varint` is an
+ * MLS variable-length integer (§2.1.2, 1/2/4 bytes, minimal) used as a
+ * number and `<V>` a vector with a varint byte-length prefix:
+ *
+ *   struct {
+ *     varint n_leaves;                  // 1 .. MLS_SECRET_TREE_MAX_LEAVES
+ *     SecretTreeNode node_secrets<V>;   // strictly ascending node
+ *     SecretTreeLeaf leaves<V>;         // strictly ascending leaf
+ *   } SecretTreeState;
+ *
+ *   struct {
+ *     varint node;                      // node index < 2w-1
+ *     opaque secret<V>;                 // tree_node_[node]_secret, KDF.Nh
+ *   } SecretTreeNode;
+ *
+ *   struct {
+ *     varint leaf;                      // leaf index < n_leaves
+ *     SecretTreeRatchet handshake;
+ *     SecretTreeRatchet application;
+ *   } SecretTreeLeaf;
+ *
+ *   struct {
+ *     uint64 next;                      // next unused generation, 0 .. 2^32
+ *                                       // (2^32: all generations used)
+ *     opaque secret<V>;                 // ratchet_secret_[next], KDF.Nh;
+ *                                       // empty if and only if next == 2^32
+ *     SecretTreeRetained retained<V>;   // strictly ascending generation,
+ *                                       // each < next; at most max_retained
+ *   } SecretTreeRatchet;
+ *
+ *   struct {
+ *     uint32 generation;
+ *     opaque key<V>;                    // AEAD.Nk
+ *     opaque nonce<V>;                  // AEAD.Nn
+ *   } SecretTreeRetained;
+ *
+ * w is n_leaves rounded up to a power of two (the padded tree, RFC 9420
+ * §7.7).  node_secrets lists the node secrets still held (not yet split,
+ * §9.4), including those of subtrees that hold only padding leaves;
+ * leaves lists the leaves whose ratchets have been derived.  The listed
+ * nodes' subtrees and the listed leaves partition the w leaves of the
+ * padded tree: every leaf 0..w-1 is below exactly one listed node, or is
+ * itself a listed leaf (and then no node on its path is listed).  This is
+ * the invariant the tree keeps, and the decoder checks it.
+ *
+ * Integers are big-endian.  Not encoded: the suite and the
+ * mls_secret_tree_config (max_forward, max_retained), which the decoder's
+ * caller supplies; its max_retained must be at least the one the tree was
+ * kept under (a longer retained list is rejected, not trimmed).  The
+ * encoding is canonical: decode then encode yields the same bytes.
+ */
+
+/* mls_secret_tree_encode appends SecretTreeState of |st| to |w|.  The
+ * output holds secrets: the caller wipes it (mg_writer_cleanup,
+ * mg_free_secret).  Nothing is allocated beyond what |w| itself does (none
+ * for a fixed-buffer writer).  Errors: MG_ERR_INVALID_ARG, and the writer's
+ * (MG_ERR_NOMEM, MG_ERR_BUFFER_TOO_SMALL, MG_ERR_LENGTH when a vector would
+ * exceed 2^30-1 bytes). */
+MG_MUST_USE int mls_secret_tree_encode(mg_writer *w, const mls_secret_tree *st);
+
+/* mls_secret_tree_encoded_size_hint returns the number of bytes
+ * mls_secret_tree_encode writes for |st| (0 for NULL), so that a caller can
+ * size a fixed-buffer writer. */
+size_t mls_secret_tree_encoded_size_hint(const mls_secret_tree *st);
+
+/* mls_secret_tree_decode reads SecretTreeState from |r| and makes |*out| a
+ * new tree of |suite| with configuration |cfg| (NULL for the defaults).  On
+ * success |r| is advanced past the value (bytes after it are left to the
+ * caller); on error |r| is unchanged, |*out| is NULL and nothing is held.
+ * Errors: MG_ERR_INVALID_ARG (NULL argument, unusable suite), MG_ERR_NOMEM;
+ * decode errors: MG_ERR_TRUNCATED (also a partial element at the end of a
+ * vector), MG_ERR_VARINT_PREFIX, MG_ERR_VARINT_NONMINIMAL, MG_ERR_LENGTH (a
+ * secret, key or nonce of the wrong length; more retained keys than
+ * cfg->max_retained), MG_ERR_DECODE (n_leaves out of range, node
+ * or leaf index out of range or not strictly ascending, next > 2^32,
+ * retained generations not strictly ascending or not below next, nodes and
+ * leaves not partitioning the padded tree). */
+MG_MUST_USE int mls_secret_tree_decode(mg_reader *r, mls_secret_tree **out,
+                                       const mls_suite *suite,
+                                       const mls_secret_tree_config *cfg);
 
 /* ------------------------------------------------- TEST-ONLY: do not use */
 
