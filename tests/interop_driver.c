@@ -48,7 +48,6 @@
 #define DRV_MAX_LINE ((size_t)1 << 20)
 /* Bounds on what one request may ask for. */
 #define DRV_MAX_EXPORT_LEN ((json_int_t)1024)
-#define DRV_MAX_LIST 64
 
 /* ------------------------------------------------------------ state */
 
@@ -460,14 +459,17 @@ static int key_package_of(drv_req *r, const json_t *v, const char *what,
 
 /* ------------------------------------------------ proposals */
 
-/* Proposals of a commit's list, sorted into the engine's arrays. */
+/* Proposals of a request, sorted into the engine's arrays (mls_commit_params
+ * takes Adds, Removes and PreSharedKeys as separate lists).  A zeroed
+ * struct owns nothing. */
 typedef struct drv_props {
-  mls_key_package adds[DRV_MAX_LIST];
+  mls_key_package *adds;
   size_t num_adds;
-  uint32_t removes[DRV_MAX_LIST];
+  uint32_t *removes;
   size_t num_removes;
-  mls_psk_id psks[DRV_MAX_LIST];
+  mls_psk_id *psks;
   size_t num_psks;
+  size_t cap; /* room for this many proposals in all */
 } drv_props;
 
 static void props_cleanup(drv_props *p) {
@@ -477,22 +479,44 @@ static void props_cleanup(drv_props *p) {
   for (size_t i = 0; i < p->num_psks; i++) {
     mls_psk_id_cleanup(&p->psks[i]);
   }
+  free(p->adds);
+  free(p->removes);
+  free(p->psks);
   memset(p, 0, sizeof(*p));
+}
+
+/* props_init makes room for |n| proposals.  Errors: MG_ERR_NOMEM. */
+static int props_init(drv_props *p, size_t n) {
+  memset(p, 0, sizeof(*p));
+  size_t k = n > 0 ? n : 1;
+  p->adds = calloc(k, sizeof(*p->adds));
+  p->removes = calloc(k, sizeof(*p->removes));
+  p->psks = calloc(k, sizeof(*p->psks));
+  if (p->adds == NULL || p->removes == NULL || p->psks == NULL) {
+    props_cleanup(p);
+    return MG_ERR_NOMEM;
+  }
+  p->cap = n;
+  return 0;
+}
+
+static int props_full(const drv_props *p) {
+  return p->num_adds + p->num_removes + p->num_psks >= p->cap;
 }
 
 /* Adds one proposal of the protocol's shapes ({"add": {"key_package"}},
  * {"remove": LEAF}, {"psk": {"id"}}) to |p|.  A PSK gets an empty nonce:
- * the engine draws a fresh one.  Errors: MG_ERR_INVALID_ARG,
- * MG_ERR_LENGTH (too many), decode errors, MG_ERR_NOMEM. */
+ * the engine draws a fresh one.  Errors: MG_ERR_INVALID_ARG, decode
+ * errors, MG_ERR_NOMEM, MG_ERR_INTERNAL (no room left). */
 static int props_add(drv_req *r, drv_props *p, const json_t *prop) {
   const json_t *v;
   if (!json_is_object(prop)) {
     return fail(r, MG_ERR_INVALID_ARG, "proposal: not an object");
   }
+  if (props_full(p)) {
+    return fail(r, MG_ERR_INTERNAL, "proposal list full");
+  }
   if ((v = json_object_get(prop, "add")) != NULL) {
-    if (p->num_adds == DRV_MAX_LIST) {
-      return fail(r, MG_ERR_LENGTH, "too many adds");
-    }
     int rc = key_package_of(r, json_object_get(v, "key_package"),
                             "add.key_package", &p->adds[p->num_adds]);
     if (rc < 0) {
@@ -503,9 +527,6 @@ static int props_add(drv_req *r, drv_props *p, const json_t *prop) {
   }
   if ((v = json_object_get(prop, "remove")) != NULL) {
     json_int_t leaf = 0;
-    if (p->num_removes == DRV_MAX_LIST) {
-      return fail(r, MG_ERR_LENGTH, "too many removes");
-    }
     int rc = arg_int_of(r, v, "remove", 0, UINT32_MAX, &leaf);
     if (rc < 0) {
       return rc;
@@ -517,9 +538,6 @@ static int props_add(drv_req *r, drv_props *p, const json_t *prop) {
     const json_t *id = json_object_get(v, "id");
     uint8_t *b = NULL;
     size_t len = 0;
-    if (p->num_psks == DRV_MAX_LIST) {
-      return fail(r, MG_ERR_LENGTH, "too many psks");
-    }
     if (!json_is_string(id)) {
       return fail(r, MG_ERR_INVALID_ARG, "psk.id");
     }
@@ -767,11 +785,10 @@ static int cmd_add(drv *d, drv_req *r, json_t *resp) {
   if (!json_is_array(list) || json_array_size(list) == 0) {
     return fail(r, MG_ERR_INVALID_ARG, "key_packages");
   }
+  if ((rc = props_init(&props, json_array_size(list))) < 0) {
+    return rc;
+  }
   for (size_t i = 0; i < json_array_size(list); i++) {
-    if (props.num_adds == DRV_MAX_LIST) {
-      rc = fail(r, MG_ERR_LENGTH, "too many key_packages");
-      goto out;
-    }
     rc = key_package_of(r, json_array_get(list, i), "key_packages",
                         &props.adds[props.num_adds]);
     if (rc < 0) {
@@ -802,6 +819,9 @@ static int cmd_commit(drv *d, drv_req *r, json_t *resp) {
   if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
     return fail(r, MG_ERR_INVALID_ARG, "proposals");
   }
+  if ((rc = props_init(&props, json_array_size(list))) < 0) {
+    return rc;
+  }
   for (size_t i = 0; i < json_array_size(list); i++) {
     rc = props_add(r, &props, json_array_get(list, i));
     if (rc < 0) {
@@ -827,7 +847,8 @@ static int cmd_propose(drv *d, drv_req *r, json_t *resp) {
   if (rc < 0) {
     return rc;
   }
-  if ((rc = arg_bool(r, "public", 0, &pub)) < 0) {
+  if ((rc = arg_bool(r, "public", 0, &pub)) < 0 ||
+      (rc = props_init(&props, 1)) < 0) {
     return rc;
   }
   rc = props_add(r, &props, json_object_get(r->o, "proposal"));
