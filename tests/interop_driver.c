@@ -1214,8 +1214,8 @@ static int emit(json_t *resp) {
   return ok ? 0 : -1;
 }
 
-/* Writes an error response with a static message when building the normal
- * one fails. */
+/* Writes the error response {"id", "ok": false, "error": rc, "msg"}, msg
+ * being "cmd: mg_strerror(rc): detail" (parts that are NULL left out). */
 static int emit_error(json_t *id, int rc, const char *cmd, const char *why) {
   char msg[512];
   snprintf(msg, sizeof(msg), "%s%s%s%s%s", cmd != NULL ? cmd : "",
