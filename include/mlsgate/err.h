@@ -69,6 +69,7 @@ typedef enum mg_err {
   MG_ERR_PSK = -226,              /* pre-shared key unknown or invalid */
   MG_ERR_PATH = -227,             /* update path invalid */
   MG_ERR_WELCOME = -228,          /* Welcome has no secrets for this key package */
+  MG_ERR_STATE = -229,            /* the group state does not allow this (after ReInit) */
 
   /* CRYPTO */
   MG_ERR_CRYPTO = -300,            /* generic cryptographic failure */

@@ -58,6 +58,7 @@ static const mg_err_entry mg_err_table[] = {
     MG_ERR_ROW(MG_ERR_PSK, "pre-shared key unknown or invalid"),
     MG_ERR_ROW(MG_ERR_PATH, "update path invalid"),
     MG_ERR_ROW(MG_ERR_WELCOME, "Welcome has no secrets for this key package"),
+    MG_ERR_ROW(MG_ERR_STATE, "the group state does not allow this operation"),
 
     MG_ERR_ROW(MG_ERR_CRYPTO, "cryptographic failure"),
     MG_ERR_ROW(MG_ERR_CRYPTO_LIB, "crypto library error"),

@@ -967,3 +967,7 @@ out:
   mg_hpke_ctx_cleanup(&ctx);
   return rc;
 }
+
+const uint8_t *mg_hpke_key_priv(const mg_hpke_key *key) {
+  return key == NULL || key->kem == NULL ? NULL : key->priv;
+}

@@ -129,6 +129,10 @@ MG_MUST_USE int mg_hpke_key_init_pair(mg_hpke_key *key, const mg_kem_alg *kem,
  * |*out_len|. */
 const uint8_t *mg_hpke_key_pub(const mg_hpke_key *key, size_t *out_len);
 
+/* mg_hpke_key_priv returns the serialized private key of |key|
+ * (kem->priv_len bytes, borrowed; a secret), or NULL in the zero state. */
+const uint8_t *mg_hpke_key_priv(const mg_hpke_key *key);
+
 /* -------------------------------------------------------------- DHKEM §4.1 */
 
 /* mg_hpke_kem_encap is Encap(pkR): writes kem->secret_len bytes of shared

@@ -324,6 +324,21 @@ int mls_private_message_protect(const mls_suite *suite,
                                 size_t sender_data_secret_len,
                                 size_t padding_len,
                                 const uint8_t *reuse_guard) {
+  return mls_private_message_protect_gen(suite, out, NULL, ac, st,
+                                         sender_data_secret,
+                                         sender_data_secret_len, padding_len,
+                                         reuse_guard);
+}
+
+int mls_private_message_protect_gen(const mls_suite *suite,
+                                    mls_private_message *out,
+                                    uint32_t *generation,
+                                    const mls_authenticated_content *ac,
+                                    mls_secret_tree *st,
+                                    const uint8_t *sender_data_secret,
+                                    size_t sender_data_secret_len,
+                                    size_t padding_len,
+                                    const uint8_t *reuse_guard) {
   mls_private_message v;
   mls_private_message_content pmc;
   mls_sender_data sd;
@@ -393,6 +408,9 @@ int mls_private_message_protect(const mls_suite *suite,
                    mg_writer_len(&sdw)));
   *out = v;
   memset(&v, 0, sizeof(v));
+  if (generation != NULL) {
+    *generation = sd.generation;
+  }
   rc = 0;
 out:
   mls_private_message_cleanup(&v);
@@ -440,6 +458,22 @@ int mls_private_message_unprotect(const mls_suite *suite,
                                   size_t sender_data_secret_len,
                                   mls_sig_key_lookup_fn lookup,
                                   void *lookup_arg) {
+  return mls_private_message_unprotect_gen(suite, out, NULL, pm, ctx, st,
+                                           sender_data_secret,
+                                           sender_data_secret_len, lookup,
+                                           lookup_arg);
+}
+
+int mls_private_message_unprotect_gen(const mls_suite *suite,
+                                      mls_authenticated_content *out,
+                                      uint32_t *generation,
+                                      const mls_private_message *pm,
+                                      const mls_group_context *ctx,
+                                      mls_secret_tree *st,
+                                      const uint8_t *sender_data_secret,
+                                      size_t sender_data_secret_len,
+                                      mls_sig_key_lookup_fn lookup,
+                                      void *lookup_arg) {
   mls_authenticated_content v;
   mls_private_message_content pmc;
   mls_sender_data sd;
@@ -511,6 +545,9 @@ int mls_private_message_unprotect(const mls_suite *suite,
   MG_CHECK(mls_secret_tree_consume(st, leaf, type, sd.generation));
   *out = v;
   memset(&v, 0, sizeof(v));
+  if (generation != NULL) {
+    *generation = sd.generation;
+  }
   rc = 0;
 out:
   mls_authenticated_content_cleanup(&v);

@@ -129,6 +129,14 @@ MG_MUST_USE int mls_private_message_protect(
     const uint8_t *sender_data_secret, size_t sender_data_secret_len,
     size_t padding_len, const uint8_t *reuse_guard);
 
+/* mls_private_message_protect_gen is mls_private_message_protect that also
+ * reports the generation used in |*generation| (may be NULL). */
+MG_MUST_USE int mls_private_message_protect_gen(
+    const mls_suite *suite, mls_private_message *out, uint32_t *generation,
+    const mls_authenticated_content *ac, mls_secret_tree *st,
+    const uint8_t *sender_data_secret, size_t sender_data_secret_len,
+    size_t padding_len, const uint8_t *reuse_guard);
+
 /* mls_sig_key_lookup_fn gives the prepared signature public key of the
  * member at |leaf_index| (borrowed until the call returns), or MG_ERR_SENDER
  * when the leaf is blank or outside the tree (RFC 9420 §6.3.2).  Keys are
@@ -152,5 +160,14 @@ MG_MUST_USE int mls_private_message_unprotect(
     mls_secret_tree *st, const uint8_t *sender_data_secret,
     size_t sender_data_secret_len, mls_sig_key_lookup_fn lookup,
     void *lookup_arg);
+
+/* mls_private_message_unprotect_gen is mls_private_message_unprotect that
+ * also reports the sender's generation in |*generation| (may be NULL). */
+MG_MUST_USE int mls_private_message_unprotect_gen(
+    const mls_suite *suite, mls_authenticated_content *out,
+    uint32_t *generation, const mls_private_message *pm,
+    const mls_group_context *ctx, mls_secret_tree *st,
+    const uint8_t *sender_data_secret, size_t sender_data_secret_len,
+    mls_sig_key_lookup_fn lookup, void *lookup_arg);
 
 #endif

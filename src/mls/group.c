@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "mls/group.h"
+#include "mls/group_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,43 +21,25 @@
 #include "mls/treekem.h"
 #include "mls/welcome.h"
 
-/* A past epoch kept so late application messages still decrypt (issue 4:
- * "retention of secret trees for a configurable number of past epochs").
- * Not filled yet; mls_group_free already releases it. */
-typedef struct mls_group_past_epoch {
-  uint64_t epoch;
-  size_t nh;
-  uint8_t sender_data_secret[MG_MAX_HASH_LEN];
-  mls_secret_tree *st;
-} mls_group_past_epoch;
+void mls_group_config_default(mls_group_config *cfg) {
+  if (cfg == NULL) {
+    return;
+  }
+  cfg->st.max_forward = MLS_SECRET_TREE_DEFAULT_MAX_FORWARD;
+  cfg->st.max_retained = MLS_SECRET_TREE_DEFAULT_MAX_RETAINED;
+  cfg->max_past_epochs = MLS_GROUP_DEFAULT_MAX_PAST_EPOCHS;
+  cfg->max_resumption_psks = MLS_GROUP_DEFAULT_MAX_RESUMPTION_PSKS;
+}
 
-/* A proposal received in this epoch, kept until a Commit covers it
- * (RFC 9420 §12.2).  Not filled yet. */
-typedef struct mls_group_pending_proposal {
-  mls_bytes ref; /* ProposalRef */
-  mls_leaf_idx sender;
-  mls_proposal proposal;
-} mls_group_pending_proposal;
+static int config_ok(const mls_group_config *c) {
+  return c->st.max_forward > 0 && c->st.max_retained > 0 &&
+         c->max_past_epochs <= MLS_GROUP_MAX_PAST_EPOCHS &&
+         c->max_resumption_psks >= 1 &&
+         c->max_resumption_psks <= MLS_GROUP_MAX_RESUMPTION_PSKS;
+}
 
-struct mls_group {
-  const mls_suite *suite;
-  mls_group_context ctx;
-  mls_tree tree;        /* public ratchet tree */
-  mls_tree_priv priv;   /* our private view (secrets) */
-  mls_leaf_idx self;
-  mg_sig_key *sig_key;  /* prepared signature key */
-  mls_bytes sig_priv;   /* its private bytes (secret; for serialization) */
-  mls_epoch_secrets *ep;
-  mls_secret_tree *st;
-  mls_secret_tree_config st_cfg;
-  mls_transcript transcript; /* confirmed and interim transcript hashes */
-  mls_group_past_epoch *past;
-  size_t num_past;
-  mls_group_pending_proposal *pending;
-  size_t num_pending;
-};
-
-static mls_group *group_alloc(const mls_suite *suite) {
+mls_group *mls_group_alloc_(const mls_suite *suite,
+                            const mls_group_config *cfg) {
   mls_group *g = calloc(1, sizeof(*g));
   if (g == NULL) {
     return NULL;
@@ -65,9 +48,96 @@ static mls_group *group_alloc(const mls_suite *suite) {
   mls_tree_zero(&g->tree);
   mls_tree_priv_zero(&g->priv);
   mls_transcript_init(&g->transcript);
-  g->st_cfg.max_forward = MLS_SECRET_TREE_DEFAULT_MAX_FORWARD;
-  g->st_cfg.max_retained = MLS_SECRET_TREE_DEFAULT_MAX_RETAINED;
+  if (cfg != NULL) {
+    g->cfg = *cfg;
+  } else {
+    mls_group_config_default(&g->cfg);
+  }
   return g;
+}
+
+void mls_group_past_cleanup_(mls_group_past_epoch *p) {
+  if (p == NULL) {
+    return;
+  }
+  mls_group_context_cleanup(&p->ctx);
+  mls_secret_tree_free(p->st);
+  if (p->sig_pubs != NULL) {
+    for (uint32_t i = 0; i < p->n_leaves; i++) {
+      mls_bytes_cleanup(&p->sig_pubs[i]);
+    }
+    free(p->sig_pubs);
+  }
+  mg_memzero(p, sizeof(*p));
+}
+
+int mls_group_past_copy_(mls_group_past_epoch *out,
+                         const mls_group_past_epoch *in) {
+  int rc;
+  memset(out, 0, sizeof(*out));
+  MG_CHECK(mls_group_context_copy(&out->ctx, &in->ctx));
+  memcpy(out->sender_data_secret, in->sender_data_secret,
+         sizeof(out->sender_data_secret));
+  MG_CHECK(mls_secret_tree_copy(&out->st, in->st));
+  out->sig_pubs = calloc(in->n_leaves ? in->n_leaves : 1, sizeof(mls_bytes));
+  if (out->sig_pubs == NULL) {
+    MG_FAIL(MG_ERR_NOMEM);
+  }
+  out->n_leaves = in->n_leaves;
+  for (uint32_t i = 0; i < in->n_leaves; i++) {
+    MG_CHECK(mls_bytes_copy(&out->sig_pubs[i], &in->sig_pubs[i]));
+  }
+  rc = 0;
+out:
+  if (rc < 0) {
+    mls_group_past_cleanup_(out);
+  }
+  return rc;
+}
+
+int mls_proposal_copy_(mls_proposal *out, const mls_proposal *in) {
+  mg_writer w;
+  mg_reader r;
+  int rc;
+  mg_writer_zero(&w);
+  memset(out, 0, sizeof(*out));
+  MG_CHECK(mg_writer_init(&w, 256, 0));
+  MG_CHECK(mls_proposal_encode(&w, in));
+  mg_reader_init(&r, mg_writer_data(&w), mg_writer_len(&w));
+  MG_CHECK(mls_proposal_decode(&r, out));
+  rc = 0;
+out:
+  mg_writer_cleanup(&w);
+  return rc;
+}
+
+void mls_group_pending_cleanup_(mls_group_pending *p) {
+  if (p == NULL) {
+    return;
+  }
+  mls_proposal_cleanup(&p->proposal);
+  mg_hpke_key_cleanup(&p->update_key);
+  mg_memzero(p, sizeof(*p));
+}
+
+int mls_group_pending_copy_(mls_group_pending *out,
+                            const mls_group_pending *in) {
+  memcpy(out, in, sizeof(*out));
+  memset(&out->proposal, 0, sizeof(out->proposal));
+  int rc = mls_proposal_copy_(&out->proposal, &in->proposal);
+  if (rc < 0) {
+    mg_memzero(out, sizeof(*out));
+  }
+  return rc;
+}
+
+static void member_keys_clear(mls_group *g) {
+  for (uint32_t i = 0; i < g->num_member_keys; i++) {
+    mg_sig_key_free(g->member_keys[i]);
+  }
+  free(g->member_keys);
+  g->member_keys = NULL;
+  g->num_member_keys = 0;
 }
 
 void mls_group_free(mls_group *g) {
@@ -82,19 +152,150 @@ void mls_group_free(mls_group *g) {
   mls_epoch_secrets_free(g->ep);
   mls_secret_tree_free(g->st);
   for (size_t i = 0; i < g->num_past; i++) {
-    mls_secret_tree_free(g->past[i].st);
-  }
-  if (g->past != NULL) {
-    mg_memzero(g->past, g->num_past * sizeof(*g->past));
+    mls_group_past_cleanup_(&g->past[i]);
   }
   free(g->past);
+  mg_free_secret(g->res, g->num_res * sizeof(*g->res));
   for (size_t i = 0; i < g->num_pending; i++) {
-    mls_bytes_cleanup(&g->pending[i].ref);
-    mls_proposal_cleanup(&g->pending[i].proposal);
+    mls_group_pending_cleanup_(&g->pending[i]);
   }
   free(g->pending);
+  mls_reinit_cleanup(&g->reinit);
+  member_keys_clear(g);
   mg_memzero(g, sizeof(*g));
   free(g);
+}
+
+int mls_group_member_key_(mls_group *g, uint32_t leaf,
+                          const mg_sig_key **out) {
+  mls_leaf_idx li = {leaf};
+  const mls_leaf_node *ln = mls_tree_leaf(&g->tree, li);
+  if (ln == NULL) {
+    return MG_ERR_SENDER;
+  }
+  if (g->num_member_keys != g->tree.n_leaves) {
+    mg_sig_key **k = calloc(g->tree.n_leaves, sizeof(*k));
+    if (k == NULL) {
+      return MG_ERR_NOMEM;
+    }
+    member_keys_clear(g);
+    g->member_keys = k;
+    g->num_member_keys = g->tree.n_leaves;
+  }
+  if (g->member_keys[leaf] == NULL) {
+    int rc = g->suite->sig->key_from_pub(g->suite->sig, &g->member_keys[leaf],
+                                         ln->signature_key.data,
+                                         ln->signature_key.len);
+    if (rc < 0) {
+      return rc == MG_ERR_NOMEM ? rc : MG_ERR_SIGNATURE;
+    }
+  }
+  *out = g->member_keys[leaf];
+  return 0;
+}
+
+int mls_group_set_sig_key_(mls_group *g, const uint8_t *priv,
+                           size_t priv_len) {
+  mg_sig_key *k = NULL;
+  mls_bytes b = {0};
+  int rc = g->suite->sig->key_from_priv(g->suite->sig, &k, priv, priv_len);
+  if (rc < 0) {
+    return rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY;
+  }
+  rc = mls_bytes_dup(&b, priv, priv_len);
+  if (rc < 0) {
+    mg_sig_key_free(k);
+    return rc;
+  }
+  mg_sig_key_free(g->sig_key);
+  mls_bytes_cleanup_secret(&g->sig_priv);
+  g->sig_key = k;
+  g->sig_priv = b;
+  return 0;
+}
+
+const mls_group_resumption *mls_group_find_resumption_(const mls_group *g,
+                                                       uint64_t epoch) {
+  for (size_t i = 0; i < g->num_res; i++) {
+    if (g->res[i].epoch == epoch) {
+      return &g->res[i];
+    }
+  }
+  return NULL;
+}
+
+int mls_group_push_resumption_(mls_group *g) {
+  size_t keep = g->num_res;
+  if (keep >= g->cfg.max_resumption_psks) {
+    keep = g->cfg.max_resumption_psks - 1;
+  }
+  mls_group_resumption *r = calloc(keep + 1, sizeof(*r));
+  if (r == NULL) {
+    return MG_ERR_NOMEM;
+  }
+  if (keep > 0) {
+    memcpy(r, g->res + (g->num_res - keep), keep * sizeof(*r));
+  }
+  r[keep].epoch = g->ctx.epoch;
+  memcpy(r[keep].psk, g->ep->resumption_psk, g->ep->nh);
+  mg_free_secret(g->res, g->num_res * sizeof(*g->res));
+  g->res = r;
+  g->num_res = keep + 1;
+  return 0;
+}
+
+int mls_group_copy(mls_group **out, const mls_group *g) {
+  mls_group *c = NULL;
+  int rc;
+  MG_ENSURE(out != NULL && g != NULL, MG_ERR_INVALID_ARG);
+  *out = NULL;
+  c = mls_group_alloc_(g->suite, &g->cfg);
+  MG_ENSURE(c != NULL, MG_ERR_NOMEM);
+  MG_CHECK(mls_group_context_copy(&c->ctx, &g->ctx));
+  MG_CHECK(mls_tree_copy(&c->tree, &g->tree));
+  c->priv = g->priv;
+  c->self = g->self;
+  MG_CHECK(mls_group_set_sig_key_(c, g->sig_priv.data, g->sig_priv.len));
+  MG_CHECK(mls_epoch_secrets_copy(&c->ep, g->ep));
+  MG_CHECK(mls_secret_tree_copy(&c->st, g->st));
+  c->transcript = g->transcript;
+  if (g->num_past > 0) {
+    c->past = calloc(g->num_past, sizeof(*c->past));
+    MG_REQUIRE(c->past != NULL, MG_ERR_NOMEM);
+    for (size_t i = 0; i < g->num_past; i++) {
+      MG_CHECK(mls_group_past_copy_(&c->past[i], &g->past[i]));
+      c->num_past = i + 1;
+    }
+  }
+  if (g->num_res > 0) {
+    c->res = calloc(g->num_res, sizeof(*c->res));
+    MG_REQUIRE(c->res != NULL, MG_ERR_NOMEM);
+    memcpy(c->res, g->res, g->num_res * sizeof(*c->res));
+    c->num_res = g->num_res;
+  }
+  if (g->num_pending > 0) {
+    c->pending = calloc(g->num_pending, sizeof(*c->pending));
+    MG_REQUIRE(c->pending != NULL, MG_ERR_NOMEM);
+    for (size_t i = 0; i < g->num_pending; i++) {
+      MG_CHECK(mls_group_pending_copy_(&c->pending[i], &g->pending[i]));
+      c->num_pending = i + 1;
+    }
+  }
+  if (g->has_reinit) {
+    mls_proposal a, b;
+    memset(&a, 0, sizeof(a));
+    a.proposal_type = MLS_PROPOSAL_REINIT;
+    a.reinit = g->reinit;
+    MG_CHECK(mls_proposal_copy_(&b, &a));
+    c->reinit = b.reinit;
+    c->has_reinit = 1;
+  }
+  *out = c;
+  c = NULL;
+  rc = 0;
+out:
+  mls_group_free(c);
+  return rc;
 }
 
 /* ------------------------------------------------------------ queries */
@@ -260,8 +461,8 @@ static int join_tree(const mls_suite *s, const mls_join_params *p,
  * MG_ERR_EXTENSION), and the lifetime of key_package leaves at |now| (a
  * joiner is RECOMMENDED to check it; MG_ERR_LIFETIME). */
 #define MAX_CRED_TYPES 16
-static int check_leaves(const mls_tree *t, const mls_group_context *ctx,
-                        uint64_t now) {
+int mls_group_check_leaves_(const mls_tree *t, const mls_group_context *ctx,
+                            int check_lifetime, uint64_t now) {
   mls_required_capabilities req;
   const mls_extension *re;
   uint16_t creds[MAX_CRED_TYPES];
@@ -313,7 +514,7 @@ static int check_leaves(const mls_tree *t, const mls_group_context *ctx,
         MG_FAIL(MG_ERR_CAPABILITIES);
       }
     }
-    if (x->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
+    if (check_lifetime && x->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
       MG_CHECK(mls_lifetime_check(&x->lifetime, now));
     }
   }
@@ -402,11 +603,9 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
     return MG_ERR_BAD_KEY;
   }
 
-  g = group_alloc(suite);
+  MG_ENSURE(p->cfg == NULL || config_ok(p->cfg), MG_ERR_INVALID_ARG);
+  g = mls_group_alloc_(suite, p->cfg);
   MG_ENSURE(g != NULL, MG_ERR_NOMEM);
-  if (p->st_cfg != NULL) {
-    g->st_cfg = *p->st_cfg;
-  }
   rc = mg_hpke_key_init(&init_key, suite->kem, p->init_priv, p->init_priv_len);
   if (rc < 0) {
     MG_FAIL(rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY);
@@ -440,7 +639,7 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
       memcmp(th, gi.group_context.tree_hash.data, th_len) != 0) {
     MG_FAIL(MG_ERR_TREE_HASH);
   }
-  MG_CHECK(check_leaves(&g->tree, &gi.group_context, p->now));
+  MG_CHECK(mls_group_check_leaves_(&g->tree, &gi.group_context, 1, p->now));
 
   /* 5. The GroupInfo signature by the signer's leaf. */
   {
@@ -469,14 +668,10 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
       gi.group_context.confirmed_transcript_hash.len, gi.confirmation_tag.data,
       gi.confirmation_tag.len));
   MG_CHECK(mls_secret_tree_new(&g->st, suite, g->ep->encryption_secret, nh,
-                               g->tree.n_leaves, &g->st_cfg));
-  MG_CHECK(mls_bytes_dup(&g->sig_priv, p->sig_priv, p->sig_priv_len));
-  rc = suite->sig->key_from_priv(suite->sig, &g->sig_key, p->sig_priv,
-                                 p->sig_priv_len);
-  if (rc < 0) {
-    MG_FAIL(rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY);
-  }
+                               g->tree.n_leaves, &g->cfg.st));
+  MG_CHECK(mls_group_set_sig_key_(g, p->sig_priv, p->sig_priv_len));
   MG_CHECK(mls_group_context_copy(&g->ctx, &gi.group_context));
+  MG_CHECK(mls_group_push_resumption_(g));
 
   *out = g;
   g = NULL;
@@ -487,5 +682,144 @@ out:
   mls_group_info_cleanup(&gi);
   mg_hpke_key_cleanup(&init_key);
   mg_memzero(psk_secret, sizeof(psk_secret));
+  return rc;
+}
+
+/* ----------------------------------------------------------- create */
+
+int mls_group_create(mls_group **out, const mls_suite *suite,
+                     const mls_group_create_params *p) {
+  mls_group *g = NULL;
+  uint8_t init_secret[MG_MAX_HASH_LEN], zero[MG_MAX_HASH_LEN];
+  uint8_t th[MG_MAX_HASH_LEN], tag[MG_MAX_HASH_LEN];
+  uint8_t gid[32];
+  uint8_t *gc = NULL;
+  size_t gc_len = 0, th_len = 0, tag_len = 0;
+  int rc;
+
+  MG_ENSURE(out != NULL, MG_ERR_INVALID_ARG);
+  *out = NULL;
+  MG_ENSURE(suite != NULL && p != NULL && p->key_package != NULL &&
+                p->priv != NULL && p->priv->suite == suite,
+            MG_ERR_INVALID_ARG);
+  MG_ENSURE(p->cfg == NULL || config_ok(p->cfg), MG_ERR_INVALID_ARG);
+  MG_ENSURE(p->key_package->cipher_suite == suite->id, MG_ERR_UNSUPPORTED);
+  const mls_leaf_node *leaf = &p->key_package->leaf_node;
+  size_t nh = suite->kdf->nh;
+  memset(zero, 0, sizeof(zero));
+
+  g = mls_group_alloc_(suite, p->cfg);
+  MG_ENSURE(g != NULL, MG_ERR_NOMEM);
+  /* Our keys must be the leaf's. */
+  {
+    size_t pl = 0;
+    const uint8_t *pub = mg_hpke_key_pub(&p->priv->encryption_key, &pl);
+    MG_REQUIRE(pl == leaf->encryption_key.len &&
+                   memcmp(pub, leaf->encryption_key.data, pl) == 0,
+               MG_ERR_BAD_KEY);
+    MG_REQUIRE(p->priv->sig_pub_len == leaf->signature_key.len &&
+                   memcmp(p->priv->sig_pub, leaf->signature_key.data,
+                          p->priv->sig_pub_len) == 0,
+               MG_ERR_BAD_KEY);
+  }
+  MG_CHECK(mls_group_set_sig_key_(g, p->priv->sig_priv, p->priv->sig_priv_len));
+
+  /* GroupContext of epoch 0 (RFC 9420 §11). */
+  g->ctx.version = MLS_VERSION_MLS10;
+  g->ctx.cipher_suite = suite->id;
+  if (p->group_id != NULL) {
+    MG_REQUIRE(p->group_id_len > 0 && p->group_id_len <= 255,
+               MG_ERR_INVALID_ARG);
+    MG_CHECK(mls_bytes_dup(&g->ctx.group_id, p->group_id, p->group_id_len));
+  } else {
+    MG_CHECK(mg_random_bytes(gid, sizeof(gid)));
+    MG_CHECK(mls_bytes_dup(&g->ctx.group_id, gid, sizeof(gid)));
+  }
+  g->ctx.epoch = 0;
+  if (p->extensions != NULL) {
+    MG_CHECK(mls_extension_list_copy(&g->ctx.extensions, p->extensions));
+  }
+  MG_CHECK(mls_tree_init_one(&g->tree, suite, leaf));
+  MG_CHECK(mls_group_check_leaves_(&g->tree, &g->ctx, 0, 0));
+  for (size_t i = 0; i < g->ctx.extensions.n; i++) {
+    MG_REQUIRE(mls_capabilities_supports_extension(
+                   &leaf->capabilities, g->ctx.extensions.items[i].extension_type),
+               MG_ERR_CAPABILITIES);
+  }
+  MG_CHECK(mls_tree_hash(&g->tree, th, sizeof(th), &th_len));
+  MG_CHECK(mls_bytes_dup(&g->ctx.tree_hash, th, th_len));
+  g->self.v = 0;
+  {
+    size_t pl = 0;
+    (void)mg_hpke_key_pub(&p->priv->encryption_key, &pl);
+    MG_CHECK(mls_tree_priv_init(&g->priv, suite, g->self,
+                                mg_hpke_key_priv(&p->priv->encryption_key),
+                                suite->kem->priv_len));
+  }
+
+  /* Key schedule from a fresh init_secret with commit_secret and
+   * psk_secret zero; the confirmed transcript hash of epoch 0 is empty and
+   * the interim one is computed from the epoch-0 confirmation tag. */
+  MG_CHECK(mg_random_bytes(init_secret, nh));
+  MG_CHECK(mls_group_context_serialize(&g->ctx, &gc, &gc_len));
+  MG_CHECK(mls_epoch_secrets_from_init(suite, &g->ep, init_secret, nh, zero,
+                                       nh, zero, nh, gc, gc_len));
+  MG_CHECK(mls_confirmation_tag_compute(suite, tag, sizeof(tag), &tag_len,
+                                        g->ep->confirmation_key, nh, zero, 0));
+  MG_CHECK(mls_transcript_from_confirmed(suite, &g->transcript, NULL, 0, tag,
+                                         tag_len));
+  MG_CHECK(mls_secret_tree_new(&g->st, suite, g->ep->encryption_secret, nh,
+                               g->tree.n_leaves, &g->cfg.st));
+  MG_CHECK(mls_group_push_resumption_(g));
+  *out = g;
+  g = NULL;
+  rc = 0;
+out:
+  mls_group_free(g);
+  free(gc);
+  mg_memzero(init_secret, sizeof(init_secret));
+  return rc;
+}
+
+/* ---------------------------------------------------------- queries */
+
+const mls_leaf_node *mls_group_member(const mls_group *g, uint32_t leaf) {
+  mls_leaf_idx li = {leaf};
+  return g == NULL ? NULL : mls_tree_leaf(&g->tree, li);
+}
+
+uint32_t mls_group_width(const mls_group *g) {
+  return g == NULL ? 0 : g->tree.n_leaves;
+}
+
+size_t mls_group_pending_count(const mls_group *g) {
+  return g == NULL ? 0 : g->num_pending;
+}
+
+const mls_reinit *mls_group_reinit(const mls_group *g) {
+  return g != NULL && g->has_reinit ? &g->reinit : NULL;
+}
+
+int mls_group_resumption_psk(const mls_group *g, uint64_t epoch, uint8_t *out,
+                             size_t cap, size_t *out_len) {
+  MG_ENSURE(g != NULL && out != NULL && out_len != NULL, MG_ERR_INVALID_ARG);
+  const mls_group_resumption *r = mls_group_find_resumption_(g, epoch);
+  MG_ENSURE(r != NULL, MG_ERR_NOT_FOUND);
+  MG_ENSURE(cap >= g->ep->nh, MG_ERR_BUFFER_TOO_SMALL);
+  memcpy(out, r->psk, g->ep->nh);
+  *out_len = g->ep->nh;
+  return 0;
+}
+
+int mls_group_ratchet_tree(const mls_group *g, mls_bytes *out) {
+  mg_writer w;
+  int rc;
+  MG_ENSURE(g != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  mg_writer_zero(&w);
+  MG_CHECK(mg_writer_init(&w, 1024, 0));
+  MG_CHECK(mls_tree_encode(&w, &g->tree));
+  MG_CHECK(mls_bytes_dup(out, mg_writer_data(&w), mg_writer_len(&w)));
+out:
+  mg_writer_cleanup(&w);
   return rc;
 }

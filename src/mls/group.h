@@ -25,12 +25,36 @@
 #include "mls/bytes.h"
 #include "mls/msg_context.h"
 #include "mls/msg_framing.h"
+#include "mls/keypackage.h"
 #include "mls/msg_leaf.h"
+#include "common/codec.h"
 #include "mls/secret_tree.h"
 #include "mls/tree_math.h"
 #include "mlsgate/err.h"
 
 typedef struct mls_group mls_group;
+
+/* Limits of a group's state.  mls_group_config_default fills the
+ * defaults; every field must be non-zero. */
+typedef struct mls_group_config {
+  /* Out-of-order tolerance of the secret tree (secret_tree.h). */
+  mls_secret_tree_config st;
+  /* How many past epochs keep their secret tree so that late application
+   * messages still decrypt (default 2).  Each costs memory and weakens
+   * forward secrecy for that long: keep it small. */
+  uint32_t max_past_epochs;
+  /* How many epochs' resumption_psk are kept for resumption PreSharedKey
+   * proposals (default 8, the current epoch included). */
+  uint32_t max_resumption_psks;
+} mls_group_config;
+
+#define MLS_GROUP_DEFAULT_MAX_PAST_EPOCHS 2u
+#define MLS_GROUP_DEFAULT_MAX_RESUMPTION_PSKS 8u
+/* Upper bounds accepted for the config (and by the state decoder). */
+#define MLS_GROUP_MAX_PAST_EPOCHS 64u
+#define MLS_GROUP_MAX_RESUMPTION_PSKS 1024u
+
+void mls_group_config_default(mls_group_config *cfg);
 
 /* mls_psk_lookup_fn resolves a PreSharedKeyID (external or resumption,
  * RFC 9420 §8.4) to its secret: on success it fills |out| with an owned
@@ -61,8 +85,8 @@ typedef struct mls_join_params {
   /* The current time (seconds since the Unix epoch) for the lifetime
    * checks of the KeyPackage and of the tree's key_package leaves. */
   uint64_t now;
-  /* Secret tree limits; NULL for the defaults. */
-  const mls_secret_tree_config *st_cfg;
+  /* State limits; NULL for the defaults. */
+  const mls_group_config *cfg;
 } mls_join_params;
 
 /* mls_group_join joins a group from a Welcome (RFC 9420 §12.4.3.1) as the
@@ -127,5 +151,266 @@ uint32_t mls_group_member_count(const mls_group *g);
 
 /* mls_group_self returns our own leaf index. */
 mls_leaf_idx mls_group_self(const mls_group *g);
+
+/* ------------------------------------------------------------ creation */
+
+/* What group creation needs (RFC 9420 §11).  Everything is borrowed. */
+typedef struct mls_group_create_params {
+  /* The group id; NULL for 32 fresh random bytes. */
+  const uint8_t *group_id;
+  size_t group_id_len;
+  /* Our first LeafNode comes from a KeyPackage we generated
+   * (mls_key_package_generate) and its private keys: the leaf's
+   * encryption and signature keys.  The init key is not used. */
+  const mls_key_package *key_package;
+  const mls_key_package_priv *priv;
+  /* The GroupContext extensions; NULL for none.  Our leaf must support
+   * them (MG_ERR_CAPABILITIES). */
+  const mls_extension_list *extensions;
+  const mls_group_config *cfg; /* NULL for the defaults */
+} mls_group_create_params;
+
+/* mls_group_create creates a one-member group at epoch 0 (RFC 9420 §11):
+ * the tree holds our leaf, the key schedule starts from a random
+ * init_secret, the interim transcript hash is computed from an empty
+ * confirmed transcript hash and the epoch-0 confirmation tag.  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_UNSUPPORTED (suite), MG_ERR_BAD_KEY (private
+ * keys do not match), MG_ERR_CAPABILITIES, MG_ERR_NOMEM,
+ * MG_ERR_CRYPTO_LIB. */
+MG_MUST_USE int mls_group_create(mls_group **out, const mls_suite *suite,
+                                 const mls_group_create_params *p);
+
+/* mls_group_copy deep-copies |g| (for callers that want to try an
+ * operation that mutates in place on a copy).  Errors: MG_ERR_NOMEM. */
+MG_MUST_USE int mls_group_copy(mls_group **out, const mls_group *g);
+
+/* ----------------------------------------------------- receiving */
+
+/* Callbacks and clock for everything a received message may need. */
+typedef struct mls_process_params {
+  /* External PSKs (resumption PSKs of this group come from the state;
+   * those of other groups also go through this lookup). */
+  mls_psk_lookup_fn psk_lookup;
+  void *psk_arg;
+  /* Credential check for new and updated leaves (§5.3.1); NULL accepts
+   * every credential. */
+  mls_credential_check_fn credential_check;
+  void *credential_arg;
+  /* Current time for the lifetime of KeyPackages in Add proposals; 0
+   * skips the check (the RFC makes it RECOMMENDED for received leaves). */
+  uint64_t now;
+} mls_process_params;
+
+/* What a processed message was. */
+typedef struct mls_processed {
+  uint8_t content_type;  /* MLS_CONTENT_APPLICATION / _PROPOSAL / _COMMIT */
+  mls_sender sender;
+  uint64_t epoch;        /* the epoch the message belongs to */
+  uint32_t generation;   /* PrivateMessage: the ratchet generation */
+  mls_bytes authenticated_data;
+  mls_bytes application_data; /* application messages (wiped on cleanup) */
+  /* Commits: the state of the new epoch (owned by the caller), or NULL
+   * when the commit removed us (|removed| is then 1). */
+  mls_group *next;
+  int removed;
+} mls_processed;
+
+/* mls_processed_cleanup releases what |r| owns (wiping application data
+ * and freeing |r->next|) and zeroes it. */
+void mls_processed_cleanup(mls_processed *r);
+
+/* mls_group_process handles one received MLSMessage (|len| bytes at |msg|,
+ * a PublicMessage or PrivateMessage of this group), RFC 9420 §6 and
+ * §12.4.2:
+ *   - an application message of the current or a retained past epoch is
+ *     decrypted and its generation consumed (|g| changes: the key is
+ *     deleted);
+ *   - a proposal is verified, validated on its own (§12.1) and kept in
+ *     |g|'s pending list for a Commit by reference;
+ *   - a Commit is verified and applied to a copy: out->next is the new
+ *     epoch's state and |g| is NOT changed (its caller persists next and
+ *     then frees g).  If the Commit removes us, out->removed is set and
+ *     out->next is NULL.
+ * On failure nothing changes, |out| owns nothing, and the error names the
+ * rule: MG_ERR_GROUP_ID, MG_ERR_EPOCH, MG_ERR_WIRE_FORMAT,
+ * MG_ERR_CONTENT_TYPE, MG_ERR_SENDER, MG_ERR_MEMBERSHIP_TAG, MG_ERR_AUTH,
+ * MG_ERR_SIGNATURE, MG_ERR_GENERATION, MG_ERR_PROPOSAL (§12.2 list rules,
+ * unknown reference), MG_ERR_PSK, MG_ERR_PATH, MG_ERR_PARENT_HASH,
+ * MG_ERR_LEAF_SIGNATURE, MG_ERR_LEAF_NODE_SOURCE, MG_ERR_DUPLICATE_KEY,
+ * MG_ERR_CAPABILITIES, MG_ERR_EXTENSION, MG_ERR_KEY_PACKAGE,
+ * MG_ERR_LIFETIME, MG_ERR_CREDENTIAL, MG_ERR_CONFIRMATION_TAG,
+ * MG_ERR_TREE_INVALID, decode errors, MG_ERR_NOMEM. */
+MG_MUST_USE int mls_group_process(mls_group *g, const uint8_t *msg, size_t len,
+                                  const mls_process_params *p,
+                                  mls_processed *out);
+
+/* ------------------------------------------------------- sending */
+
+/* mls_group_protect encrypts application data as a PrivateMessage of the
+ * current epoch (RFC 9420 §6.3) with the next generation of our
+ * application ratchet (consumed before the message is returned, so a
+ * (key, nonce) is never used twice) and writes the MLSMessage to |out|
+ * (owned by the caller).  |padding| zero bytes are added.  Optional
+ * outputs: |generation|.  Errors: MG_ERR_INVALID_ARG, MG_ERR_STATE (after
+ * a ReInit), MG_ERR_GENERATION (ratchet exhausted), MG_ERR_NOMEM,
+ * MG_ERR_CRYPTO_LIB. */
+MG_MUST_USE int mls_group_protect(mls_group *g, const uint8_t *data,
+                                  size_t data_len, const uint8_t *aad,
+                                  size_t aad_len, size_t padding,
+                                  mls_bytes *out, uint32_t *generation);
+
+/* What a Commit we create contains and how it is sent. */
+typedef struct mls_commit_params {
+  /* Proposals made by value, in this order after the referenced ones:
+   * Adds (KeyPackages; validated per §10.1 at |now|), Removes (leaf
+   * indices), PreSharedKeys (ids; an empty psk_nonce gets a fresh random
+   * one), GroupContextExtensions (NULL for none), ReInit (NULL for none;
+   * alone). */
+  const mls_key_package *adds;
+  size_t num_adds;
+  const uint32_t *removes;
+  size_t num_removes;
+  const mls_psk_id *psks;
+  size_t num_psks;
+  const mls_extension_list *gce;
+  const mls_reinit *reinit;
+  /* Non-zero: also commit every pending proposal by reference. */
+  int include_pending;
+  /* Non-zero: include an UpdatePath even when none is required (a fresh
+   * leaf key and path: post-compromise security). */
+  int force_path;
+  /* Non-zero: send the Commit as a PrivateMessage (default:
+   * PublicMessage). */
+  int encrypt;
+  /* Welcome: put the ratchet_tree extension in its GroupInfo (else hand
+   * out mls_commit_result.ratchet_tree out of band). */
+  int ratchet_tree_in_welcome;
+  /* A new signature key for our leaf (rotation; requires a path; the
+   * credential is kept): its private key, or NULL. */
+  const uint8_t *new_sig_priv;
+  size_t new_sig_priv_len;
+  const uint8_t *authenticated_data;
+  size_t authenticated_data_len;
+  mls_psk_lookup_fn psk_lookup;
+  void *psk_arg;
+  mls_credential_check_fn credential_check;
+  void *credential_arg;
+  uint64_t now;
+} mls_commit_params;
+
+/* What mls_group_commit produces; every field owned by the caller. */
+typedef struct mls_commit_result {
+  mls_group *next;        /* the new epoch, once the Commit is accepted */
+  mls_bytes commit;       /* MLSMessage (PublicMessage or PrivateMessage) */
+  mls_bytes welcome;      /* MLSMessage Welcome; empty without Adds */
+  mls_bytes group_info;   /* MLSMessage GroupInfo of the new epoch, signed,
+                             with external_pub (for external joins) */
+  mls_bytes ratchet_tree; /* the new epoch's optional<Node> ratchet_tree<V> */
+  uint32_t *added_leaves; /* leaf index of each Add, in order */
+  size_t num_added;
+} mls_commit_result;
+
+void mls_commit_result_cleanup(mls_commit_result *r);
+
+/* mls_group_commit creates a Commit (RFC 9420 §12.4.1) over the proposals
+ * |p| describes and, for Adds, the Welcome.  |g| stays in its epoch (a
+ * PrivateMessage Commit consumes one handshake generation of |g|); the new
+ * epoch is out->next, to be used once the delivery service accepted the
+ * Commit.  The proposal list is validated exactly as a receiver does.
+ * Errors: those of mls_group_process for the same rules, MG_ERR_STATE,
+ * MG_ERR_INVALID_ARG, MG_ERR_NOMEM. */
+MG_MUST_USE int mls_group_commit(mls_group *g, const mls_commit_params *p,
+                                 mls_commit_result *out);
+
+/* mls_group_propose creates a proposal of the current epoch as a
+ * PublicMessage (or PrivateMessage when |encrypt|), keeps it in |g|'s
+ * pending list (so our own Commit can cover it by reference) and writes
+ * the MLSMessage to |out|.  |prop| may be Add, Remove, PreSharedKey (an
+ * empty psk_nonce gets a random one), GroupContextExtensions or ReInit;
+ * for an Update pass prop->proposal_type MLS_PROPOSAL_UPDATE and the
+ * leaf is made here (fresh encryption key, our credential).  Errors:
+ * MG_ERR_PROPOSAL (a type we may not send), validation errors,
+ * MG_ERR_STATE, MG_ERR_NOMEM. */
+MG_MUST_USE int mls_group_propose(mls_group *g, const mls_proposal *prop,
+                                  int encrypt, uint64_t now, mls_bytes *out);
+
+/* mls_group_group_info writes a signed GroupInfo MLSMessage of the
+ * current epoch (with external_pub, and the ratchet_tree extension when
+ * |with_tree|) to |out|. */
+MG_MUST_USE int mls_group_group_info(mls_group *g, int with_tree,
+                                     mls_bytes *out);
+
+/* mls_group_ratchet_tree writes the current tree as optional<Node>
+ * ratchet_tree<V> to |out|. */
+MG_MUST_USE int mls_group_ratchet_tree(const mls_group *g, mls_bytes *out);
+
+/* ------------------------------------------------ external joins */
+
+/* What an external join needs (RFC 9420 §12.4.3.2). */
+typedef struct mls_external_join_params {
+  const uint8_t *group_info; /* MLSMessage GroupInfo */
+  size_t group_info_len;
+  const uint8_t *ratchet_tree; /* when the GroupInfo has no tree */
+  size_t ratchet_tree_len;
+  /* Our KeyPackage (its leaf's credential, capabilities and signature
+   * key become our leaf; a fresh encryption key is made) and keys. */
+  const mls_key_package *key_package;
+  const mls_key_package_priv *priv;
+  /* Resync: remove this leaf (an old version of ourselves); -1 none. */
+  int64_t remove_leaf;
+  const mls_psk_id *psks;
+  size_t num_psks;
+  mls_psk_lookup_fn psk_lookup;
+  void *psk_arg;
+  uint64_t now;
+  const mls_group_config *cfg;
+} mls_external_join_params;
+
+/* mls_group_join_external joins by an external Commit: checks the
+ * GroupInfo (signature, tree, tree hash), makes the ExternalInit and the
+ * UpdatePath, writes the Commit MLSMessage (PublicMessage,
+ * new_member_commit) to |commit| and our state of the new epoch to
+ * |*out|. */
+MG_MUST_USE int mls_group_join_external(mls_group **out, mls_bytes *commit,
+                                        const mls_suite *suite,
+                                        const mls_external_join_params *p);
+
+/* ------------------------------------------------------- queries */
+
+/* mls_group_member returns the LeafNode of leaf |leaf| (owned by |g|), or
+ * NULL when blank or outside the tree. */
+const mls_leaf_node *mls_group_member(const mls_group *g, uint32_t leaf);
+
+/* mls_group_width returns the number of leaves of the tree (members and
+ * blanks). */
+uint32_t mls_group_width(const mls_group *g);
+
+/* mls_group_pending_count returns the number of pending proposals. */
+size_t mls_group_pending_count(const mls_group *g);
+
+/* mls_group_reinit returns the committed ReInit proposal, or NULL. */
+const mls_reinit *mls_group_reinit(const mls_group *g);
+
+/* mls_group_resumption_psk copies the resumption_psk of |epoch| (the
+ * current or a retained one) to |out| (capacity |cap|).  Errors:
+ * MG_ERR_NOT_FOUND, MG_ERR_BUFFER_TOO_SMALL. */
+MG_MUST_USE int mls_group_resumption_psk(const mls_group *g, uint64_t epoch,
+                                         uint8_t *out, size_t cap,
+                                         size_t *out_len);
+
+/* ------------------------------------------------- serialization */
+
+/* mls_group_encode writes the whole state (public and private parts,
+ * retained past epochs, resumption PSKs, pending proposals; versioned,
+ * docs/group-state.md) to |w|.  The output holds secrets: the caller seals
+ * it and wipes it. */
+MG_MUST_USE int mls_group_encode(mg_writer *w, const mls_group *g);
+
+/* mls_group_decode is the exact inverse of mls_group_encode: |len| bytes
+ * at |buf| (trailing bytes: MG_ERR_TRAILING).  Every field is checked
+ * (versions we do not know: MG_ERR_VERSION; malformed or inconsistent
+ * state: MG_ERR_DECODE and the other decode errors). */
+MG_MUST_USE int mls_group_decode(mls_group **out, const uint8_t *buf,
+                                 size_t len);
 
 #endif

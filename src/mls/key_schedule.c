@@ -334,3 +334,15 @@ out:
   mg_memzero(input, sizeof(input));
   return rc;
 }
+
+int mls_epoch_secrets_copy(mls_epoch_secrets **out,
+                           const mls_epoch_secrets *in) {
+  MG_ENSURE(out != NULL && in != NULL, MG_ERR_INVALID_ARG);
+  mls_epoch_secrets *ep = calloc(1, sizeof(*ep));
+  if (ep == NULL) {
+    return MG_ERR_NOMEM;
+  }
+  memcpy(ep, in, sizeof(*ep));
+  *out = ep;
+  return 0;
+}

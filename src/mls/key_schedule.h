@@ -88,6 +88,11 @@ MG_MUST_USE int mls_epoch_secrets_from_joiner(
 /* mls_epoch_secrets_free wipes and frees |ep|.  NULL is accepted. */
 void mls_epoch_secrets_free(mls_epoch_secrets *ep);
 
+/* mls_epoch_secrets_copy makes an owned copy of |in|.  Errors:
+ * MG_ERR_NOMEM, MG_ERR_INVALID_ARG. */
+MG_MUST_USE int mls_epoch_secrets_copy(mls_epoch_secrets **out,
+                                       const mls_epoch_secrets *in);
+
 /* mls_epoch_exporter is MLS-Exporter(label, context, out_len) (RFC 9420
  * §8.5) = ExpandWithLabel(DeriveSecret(exporter_secret, label), "exported",
  * Hash(context), out_len).  Errors: MG_ERR_INVALID_ARG, MG_ERR_PARAM

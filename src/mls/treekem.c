@@ -151,6 +151,34 @@ int mls_tree_priv_check(const mls_tree_priv *p, const mls_tree *t) {
   return 0;
 }
 
+void mls_tree_priv_prune(mls_tree_priv *p, const mls_tree *t) {
+  if (p == NULL || t == NULL) {
+    return;
+  }
+  if (p->leaf_key.kem != NULL) {
+    const mls_leaf_node *ln = mls_tree_leaf(t, p->leaf);
+    if (ln == NULL || !key_matches(&p->leaf_key, &ln->encryption_key)) {
+      mg_hpke_key_cleanup(&p->leaf_key);
+    }
+  }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < p->num_path; i++) {
+    const mls_node *n = mls_tree_node(t, p->path_nodes[i]);
+    if (n != NULL && n->node_type == MLS_NODE_PARENT &&
+        key_matches(&p->path_keys[i], &n->u.parent.encryption_key)) {
+      if (k != i) {
+        p->path_nodes[k] = p->path_nodes[i];
+        p->path_keys[k] = p->path_keys[i];
+        mg_hpke_key_cleanup(&p->path_keys[i]);
+      }
+      k++;
+    } else {
+      mg_hpke_key_cleanup(&p->path_keys[i]);
+    }
+  }
+  p->num_path = k;
+}
+
 void mls_path_secrets_cleanup(mls_path_secrets *s) {
   if (s != NULL) {
     mg_memzero(s, sizeof(*s));

@@ -69,6 +69,12 @@ MG_MUST_USE int mls_tree_priv_set_path_secret(mls_tree_priv *p,
                                               const uint8_t *path_secret,
                                               size_t path_secret_len);
 
+/* mls_tree_priv_prune drops the path keys of |p| whose node in |t| is
+ * blank or carries another public key (after Updates and Removes blanked
+ * part of the direct path), and the leaf key when the leaf no longer
+ * carries it. */
+void mls_tree_priv_prune(mls_tree_priv *p, const mls_tree *t);
+
 /* mls_tree_priv_key returns the private key |p| holds for node |x|, or NULL. */
 const mg_hpke_key *mls_tree_priv_key(const mls_tree_priv *p, mls_node_idx x);
 

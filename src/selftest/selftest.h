@@ -107,5 +107,6 @@ extern const mg_st_kind mg_st_kind_transcript_hashes;
 extern const mg_st_kind mg_st_kind_message_protection;
 extern const mg_st_kind mg_st_kind_welcome;
 extern const mg_st_kind mg_st_kind_passive_client_welcome;
+extern const mg_st_kind mg_st_kind_passive_client_commit;
 
 #endif

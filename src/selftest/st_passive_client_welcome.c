@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/secmem.h"
 #include "mls/constants.h"
 #include "mls/group.h"
@@ -24,11 +25,19 @@
 #include "selftest/selftest.h"
 #include "selftest/st_mls_util.h"
 
-/* 2023-11-14T22:13:20Z, inside the lifetime of the vectors' leaves. */
+/* Fixed clocks inside the lifetimes of each file's leaves:
+ * passive-client-welcome.json 2023-11-14T22:13:20Z; the leaves of
+ * passive-client-handling-commit.json are valid from 2024-03-14 to
+ * 2025-03-14, so 2024-07-03T09:46:40Z. */
 #define MG_ST_PASSIVE_CLIENT_NOW ((uint64_t)1700000000)
+#define MG_ST_PASSIVE_COMMIT_NOW ((uint64_t)1720000000)
 
 static int pw_match(const char *base) {
   return strcmp(base, "passive-client-welcome.json") == 0;
+}
+
+static int pc_match(const char *base) {
+  return strcmp(base, "passive-client-handling-commit.json") == 0;
 }
 
 static size_t pw_count(const json_t *root) {
@@ -100,7 +109,84 @@ static int pw_decode(mg_st_case *cc, const json_t *c, const char *key,
   return 1;
 }
 
-static void pw_run(const json_t *root, size_t i, mg_st_report *rep) {
+/* Decodes the hex string |v| into a new buffer (0 or a negative error). */
+static int pc_hex(const json_t *v, uint8_t **out, size_t *out_len) {
+  if (!json_is_string(v)) {
+    return MG_ERR_NOT_FOUND;
+  }
+  return mg_hex_decode(out, out_len, json_string_value(v),
+                       json_string_length(v));
+}
+
+/* One entry of "epochs": process its proposals and its Commit with the
+ * passive client's state |*g|, move to the new epoch and compare the epoch
+ * authenticator.  Returns 1, or 0 after recording the failure. */
+static int pc_epoch(mg_st_case *cc, const json_t *ep, size_t e,
+                    pw_psks *psks, uint64_t now, mls_group **g) {
+  const json_t *props = json_object_get(ep, "proposals");
+  mls_process_params pp;
+  mls_processed pr;
+  uint8_t *b = NULL, *want = NULL;
+  size_t blen = 0, want_len = 0, ea_len = 0;
+  uint8_t ea[MG_MAX_HASH_LEN];
+  int ok = 0, rc;
+  memset(&pp, 0, sizeof(pp));
+  memset(&pr, 0, sizeof(pr));
+  pp.psk_lookup = pw_lookup;
+  pp.psk_arg = psks;
+  pp.now = now;
+  for (size_t k = 0; props != NULL && k < json_array_size(props); k++) {
+    rc = pc_hex(json_array_get(props, k), &b, &blen);
+    if (rc == 0) {
+      rc = mls_group_process(*g, b, blen, &pp, &pr);
+    }
+    free(b);
+    b = NULL;
+    mls_processed_cleanup(&pr);
+    if (rc < 0) {
+      mg_st_fail(cc->rep, "case %zu: suite %u: epochs[%zu].proposals[%zu]: "
+                 "%s (%s)", cc->i, cc->suite_id, e, k, mg_err_name(rc),
+                 mg_strerror(rc));
+      goto out;
+    }
+  }
+  rc = pc_hex(json_object_get(ep, "commit"), &b, &blen);
+  if (rc == 0) {
+    rc = pc_hex(json_object_get(ep, "epoch_authenticator"), &want, &want_len);
+  }
+  if (rc == 0) {
+    rc = mls_group_process(*g, b, blen, &pp, &pr);
+  }
+  if (rc < 0) {
+    mg_st_fail(cc->rep, "case %zu: suite %u: epochs[%zu].commit: %s (%s)",
+               cc->i, cc->suite_id, e, mg_err_name(rc), mg_strerror(rc));
+    goto out;
+  }
+  if (pr.next == NULL) {
+    mg_st_fail(cc->rep, "case %zu: suite %u: epochs[%zu].commit: no new "
+               "state (removed: %d)", cc->i, cc->suite_id, e, pr.removed);
+    goto out;
+  }
+  mls_group_free(*g);
+  *g = pr.next;
+  pr.next = NULL;
+  rc = mls_group_epoch_authenticator(*g, ea, sizeof(ea), &ea_len);
+  if (rc < 0 || ea_len != want_len || memcmp(ea, want, ea_len) != 0) {
+    mg_st_fail(cc->rep, "case %zu: suite %u: epochs[%zu].epoch_authenticator "
+               "differs (epoch %llu)", cc->i, cc->suite_id, e,
+               (unsigned long long)mls_group_epoch(*g));
+    goto out;
+  }
+  ok = 1;
+out:
+  mls_processed_cleanup(&pr);
+  free(b);
+  free(want);
+  return ok;
+}
+
+static void pw_run_at(const json_t *root, size_t i, mg_st_report *rep,
+                      uint64_t now) {
   mg_st_case cc;
   const json_t *c = json_array_get(root, i);
   mls_message kp, wm;
@@ -167,17 +253,11 @@ static void pw_run(const json_t *root, size_t i, mg_st_report *rep) {
     psks.psk[k] = psk;
     psks.n = k + 1;
   }
-  const json_t *epochs = json_object_get(c, "epochs");
-  if (epochs != NULL && json_array_size(epochs) != 0) {
-    mg_st_fail(rep, "case %zu: suite %u: epochs: %zu commits, which this kind "
-               "does not process", i, cc.suite_id, json_array_size(epochs));
-    goto out;
-  }
   jp.welcome = &wm.welcome;
   jp.key_package = &kp.key_package;
   jp.psk_lookup = pw_lookup;
   jp.psk_arg = &psks;
-  jp.now = MG_ST_PASSIVE_CLIENT_NOW;
+  jp.now = now;
   int rc = mls_group_join(&g, cc.suite, &jp);
   if (!mg_st_case_rc(&cc, "welcome", "join", rc)) {
     goto out;
@@ -187,6 +267,15 @@ static void pw_run(const json_t *root, size_t i, mg_st_report *rep) {
       !mg_st_case_eq(&cc, "case", "initial_epoch_authenticator", ea, ea_len,
                      want, want_len)) {
     goto out;
+  }
+  /* Each epoch: the proposals, then the Commit that may cover them by
+   * reference; the epoch authenticator after every Commit.  Exactly one
+   * result per case: the first failure names the epoch and step. */
+  const json_t *epochs = json_object_get(c, "epochs");
+  for (size_t e = 0; epochs != NULL && e < json_array_size(epochs); e++) {
+    if (!pc_epoch(&cc, json_array_get(epochs, e), e, &psks, now, &g)) {
+      goto out;
+    }
   }
   mg_st_pass(rep);
 out:
@@ -199,6 +288,18 @@ out:
   mg_st_case_end(&cc);
 }
 
+static void pw_run(const json_t *root, size_t i, mg_st_report *rep) {
+  pw_run_at(root, i, rep, MG_ST_PASSIVE_CLIENT_NOW);
+}
+
+static void pc_run(const json_t *root, size_t i, mg_st_report *rep) {
+  pw_run_at(root, i, rep, MG_ST_PASSIVE_COMMIT_NOW);
+}
+
 const mg_st_kind mg_st_kind_passive_client_welcome = {
     "passive-client-welcome", pw_match, pw_count, pw_run,
+};
+
+const mg_st_kind mg_st_kind_passive_client_commit = {
+    "passive-client-handling-commit", pc_match, pw_count, pc_run,
 };
