@@ -750,6 +750,48 @@ START_TEST(test_mutation) {
 }
 END_TEST
 
+
+/* mls_secret_tree_get changes nothing, not even the lazy derivation of a
+ * leaf's ratchets: the encoding before and after is the same, and the key
+ * it returns for a leaf never used is the one the sender derives. */
+START_TEST(test_get_leaves_no_trace) {
+  const mls_suite *s = suite_at(_i);
+  mls_secret_tree *st = new_tree(s, 5, NULL);
+  mls_secret_tree *snd = new_tree(s, 5, NULL);
+  size_t len0, len1;
+  uint8_t *before = encode(st, &len0);
+  mls_key_nonce got, want;
+  for (uint32_t leaf = 0; leaf < 5; leaf++) {
+    mls_leaf_idx li = {leaf};
+    for (int t = 0; t < 2; t++) {
+      ck_assert_int_eq(mls_secret_tree_get(st, &got, li, (mls_ratchet_type)t, 3),
+                       0);
+    }
+  }
+  uint8_t *after = encode(st, &len1);
+  ck_assert_uint_eq(len0, len1);
+  ck_assert_mem_eq(before, after, len0);
+  /* Same key as a sender at generation 3 of leaf 4's application ratchet. */
+  mls_leaf_idx l4 = {4};
+  ck_assert_int_eq(mls_secret_tree_get(st, &got, l4, MLS_RATCHET_APPLICATION, 3),
+                   0);
+  for (int g = 0; g <= 3; g++) {
+    ck_assert_int_eq(mls_secret_tree_next(snd, &want, l4,
+                                          MLS_RATCHET_APPLICATION),
+                     0);
+  }
+  ck_assert_uint_eq(want.generation, 3);
+  ck_assert_mem_eq(got.key, want.key, got.key_len);
+  ck_assert_mem_eq(got.nonce, want.nonce, got.nonce_len);
+  mls_key_nonce_cleanup(&got);
+  mls_key_nonce_cleanup(&want);
+  mg_free_secret(before, len0);
+  mg_free_secret(after, len1);
+  mls_secret_tree_free(st);
+  mls_secret_tree_free(snd);
+}
+END_TEST
+
 START_TEST(test_args) {
   const mls_suite *s = suite_at(0);
   mls_secret_tree *st = new_tree(s, 2, NULL);
@@ -795,6 +837,7 @@ int main(void) {
   tcase_add_test(tc, test_roundtrip_max_leaves);
   tcase_add_loop_test(tc, test_truncations_and_trailing, 0, NUM_SUITES);
   tcase_add_loop_test(tc, test_mutation, 0, M_COUNT);
+  tcase_add_loop_test(tc, test_get_leaves_no_trace, 0, NUM_SUITES);
   tcase_add_test(tc, test_args);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

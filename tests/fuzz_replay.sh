@@ -15,6 +15,7 @@ fi
 "$top_builddir/tests/fuzz_replay_key_package" "$top_srcdir/tests/fuzz/key_package_corpus"
 "$top_builddir/tests/fuzz_replay_ratchet_tree" "$top_srcdir/tests/fuzz/ratchet_tree_corpus"
 "$top_builddir/tests/fuzz_replay_secret_tree" "$top_srcdir/tests/fuzz/secret_tree_corpus"
+"$top_builddir/tests/fuzz_replay_group" "$top_srcdir/tests/fuzz/group_corpus"
 # The framing targets (MLSMessage, Welcome, GroupInfo).
 for t in mls_message welcome group_info; do
   "$top_builddir/tests/fuzz_replay_$t" "$top_srcdir/tests/fuzz/${t}_corpus"

@@ -196,8 +196,10 @@ typedef struct mls_process_params {
    * every credential. */
   mls_credential_check_fn credential_check;
   void *credential_arg;
-  /* Current time for the lifetime of KeyPackages in Add proposals; 0
-   * skips the check (the RFC makes it RECOMMENDED for received leaves). */
+  /* Current time (seconds since the Unix epoch) for the lifetime of
+   * KeyPackages in Add proposals (RFC 9420 §7.3 makes the check
+   * RECOMMENDED for received leaves; we always do it: a KeyPackage outside
+   * its lifetime is MG_ERR_LIFETIME, so 0 rejects every Add). */
   uint64_t now;
 } mls_process_params;
 

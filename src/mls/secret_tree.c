@@ -267,20 +267,80 @@ static st_retained *st_find_retained(st_ratchet *r, uint32_t gen) {
   return NULL;
 }
 
+/* The ratchet secret of generation 0 of |type| for a leaf whose ratchets
+ * have not been derived yet, computed into |out| from the one node secret
+ * held on its path without storing anything: a get() must not change the
+ * tree (a message that then fails to authenticate leaves no trace). */
+#define MG_REQUIRE_ST(c) \
+  do {                   \
+    if (!(c)) {          \
+      MG_FAIL(MG_ERR_INTERNAL); \
+    }                    \
+  } while (0)
+
+static int st_peek_fresh(const mls_secret_tree *st, uint8_t *out,
+                         mls_leaf_idx leaf, mls_ratchet_type type) {
+  uint8_t cur[MG_MAX_HASH_LEN], nxt[MG_MAX_HASH_LEN];
+  int have = 0, rc;
+  mls_node_idx target = mls_tm_leaf_to_node(leaf);
+  mls_node_idx x = mls_tm_root(st->width_leaves);
+  for (;;) {
+    if (!have && st->node[x.v] != NULL) {
+      memcpy(cur, st->node[x.v], st->nh);
+      have = 1;
+    }
+    if (x.v == target.v) {
+      break;
+    }
+    mls_node_idx child;
+    int left = target.v < x.v;
+    MG_CHECK(left ? mls_tm_left(&child, x) : mls_tm_right(&child, x));
+    if (have) {
+      MG_CHECK(mls_expand_with_label(st->suite, nxt, st->nh, cur, st->nh,
+                                     "tree",
+                                     (const uint8_t *)(left ? "left" : "right"),
+                                     left ? 4 : 5));
+      memcpy(cur, nxt, st->nh);
+    }
+    x = child;
+  }
+  MG_REQUIRE_ST(have);
+  MG_CHECK(mls_expand_with_label(
+      st->suite, out, st->nh, cur, st->nh,
+      type == MLS_RATCHET_HANDSHAKE ? "handshake" : "application", NULL, 0));
+  rc = 0;
+out:
+  mg_memzero(cur, sizeof(cur));
+  mg_memzero(nxt, sizeof(nxt));
+  return rc;
+}
+
 int mls_secret_tree_get(mls_secret_tree *st, mls_key_nonce *out,
                         mls_leaf_idx leaf, mls_ratchet_type type,
                         uint32_t generation) {
   st_ratchet *r = NULL;
+  st_ratchet fresh;
   uint8_t cur[MG_MAX_HASH_LEN];
   uint8_t nxt[MG_MAX_HASH_LEN];
   int rc;
 
   MG_ENSURE(st != NULL && out != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(type == MLS_RATCHET_HANDSHAKE || type == MLS_RATCHET_APPLICATION,
+            MG_ERR_INVALID_ARG);
+  memset(&fresh, 0, sizeof(fresh));
   mls_key_nonce_cleanup(out);
   out->key_len = st->suite->aead->key_len;
   out->nonce_len = st->suite->aead->nonce_len;
   out->generation = generation;
-  MG_CHECK(st_ratchet_of(st, &r, leaf, type));
+  if (leaf.v >= st->n_leaves) {
+    MG_FAIL(MG_ERR_SENDER);
+  }
+  if (st->leaf[leaf.v] != NULL) {
+    r = &st->leaf[leaf.v]->ratchet[type];
+  } else {
+    MG_CHECK(st_peek_fresh(st, fresh.secret, leaf, type));
+    r = &fresh;
+  }
   if ((uint64_t)generation < r->next) {
     st_retained *kept = st_find_retained(r, generation);
     if (kept == NULL) {
@@ -303,6 +363,7 @@ int mls_secret_tree_get(mls_secret_tree *st, mls_key_nonce *out,
 out:
   mg_memzero(cur, sizeof(cur));
   mg_memzero(nxt, sizeof(nxt));
+  mg_memzero(&fresh, sizeof(fresh));
   if (rc < 0) {
     mls_key_nonce_cleanup(out);
   }

@@ -87,7 +87,10 @@ void mls_secret_tree_free(mls_secret_tree *st);
  * MG_ERR_SENDER (leaf outside the tree), MG_ERR_GENERATION (generation
  * already consumed, dropped, or more than max_forward ahead),
  * MG_ERR_INVALID_ARG, MG_ERR_NOMEM, MG_ERR_CRYPTO_LIB.  On error |out| is
- * wiped. */
+ * wiped.  The tree is not changed in any way, not even by the lazy
+ * derivation of the leaf's ratchets (a leaf not derived yet is peeked from
+ * the node secret on its path into temporaries), so a message that fails
+ * to authenticate leaves no trace in the state. */
 MG_MUST_USE int mls_secret_tree_get(mls_secret_tree *st, mls_key_nonce *out,
                                     mls_leaf_idx leaf, mls_ratchet_type type,
                                     uint32_t generation);
