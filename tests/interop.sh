@@ -53,15 +53,19 @@ node "$work/tsmls_vectors.mjs" "$json"
 MLSGATE_INTEROP_JSON="$json" "$top_builddir/tests/check_interop_codec"
 
 # ---- Live scenarios (tests/interop/README.md, "Live scenarios through a
-# driver"): ts-mls against our group engine through tests/interop_driver,
-# line-delimited JSON.  Until that program is built, the scenarios run
-# against tsmls_driver.mjs, the same protocol implemented with ts-mls, which
-# validates the scenario script itself.
+# driver"): ts-mls against our group engine through tests/interop_driver
+# (a check program, so `make check` always builds it), line-delimited JSON.
+# MLSGATE_INTEROP_REFERENCE=1 runs the scenarios against tsmls_driver.mjs
+# instead (the same protocol implemented with ts-mls: validates the scenario
+# script itself); it is never a substitute for the C driver.
 cp "$src/scenarios.mjs" "$src/tsmls_driver.mjs" "$work/"
 driver="$top_builddir/tests/interop_driver"
-if [ -x "$driver" ]; then
-  node "$work/scenarios.mjs" --driver "$driver"
-else
-  echo "interop.sh: NOTE: C driver not built yet; scenarios validated against the ts-mls reference driver"
+if [ "${MLSGATE_INTEROP_REFERENCE:-0}" = 1 ]; then
+  echo "interop.sh: NOTE: scenarios against the ts-mls reference driver (MLSGATE_INTEROP_REFERENCE=1)"
   node "$work/scenarios.mjs" --driver node "$work/tsmls_driver.mjs"
 fi
+if [ ! -x "$driver" ]; then
+  echo "interop.sh: FAIL: $driver not built" >&2
+  exit 1
+fi
+node "$work/scenarios.mjs" --driver "$driver"
