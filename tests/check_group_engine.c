@@ -30,6 +30,7 @@
 #include "mls/constants.h"
 #include "mls/framing.h"
 #include "mls/group.h"
+#include "mls/group_commit_int.h"
 #include "mls/group_int.h"
 #include "mls/keypackage.h"
 #include "mls/msg_framing.h"
@@ -1094,6 +1095,74 @@ static void mut_add_duplicate(mls_public_message *pm, const mls_group *g,
       0);
 }
 
+
+/* A member's PrivateMessage proposal that decrypts and verifies but breaks
+ * a §12.1 rule (Remove of a blank leaf, an Update with its current key) is
+ * refused and the receiver's state, handshake ratchet included, is
+ * unchanged. */
+static void send_raw_proposal(client *from, const mls_proposal *prop,
+                              int encrypt, mls_bytes *out) {
+  mls_authenticated_content ac;
+  ck_assert_int_eq(mls_group_content_init_(from->g, &ac, encrypt,
+                                           MLS_CONTENT_PROPOSAL, NULL, 0),
+                   0);
+  ck_assert_int_eq(mls_proposal_copy_(&ac.content.proposal, prop), 0);
+  ck_assert_int_eq(mls_authenticated_content_sign_key(
+                       from->g->suite, &ac, &from->g->ctx, from->g->sig_key),
+                   0);
+  ck_assert_int_eq(mls_group_frame_(from->g, &ac, encrypt, 0, out, NULL), 0);
+  mls_authenticated_content_cleanup(&ac);
+}
+
+START_TEST(test_adversarial_proposals) {
+  const mls_suite *s = suite_of(_i);
+  client cs[4];
+  three(cs, s);
+  for (int enc = 0; enc < 2; enc++) {
+    mls_proposal prop;
+    mls_bytes m = {0};
+    memset(&prop, 0, sizeof(prop));
+    prop.proposal_type = MLS_PROPOSAL_REMOVE;
+    prop.remove.removed = 9;
+    send_raw_proposal(&cs[1], &prop, enc, &m);
+    mls_bytes before = state_of(cs[0].g);
+    ck_assert_int_eq(process(&cs[0], &m, NULL, NULL), MG_ERR_PROPOSAL);
+    mls_bytes after = state_of(cs[0].g);
+    ck_assert_uint_eq(before.len, after.len);
+    ck_assert_mem_eq(before.data, after.data, before.len);
+    mls_bytes_cleanup(&m);
+    /* An Update whose leaf keeps the current encryption key. */
+    memset(&prop, 0, sizeof(prop));
+    prop.proposal_type = MLS_PROPOSAL_UPDATE;
+    ck_assert_int_eq(mls_leaf_node_copy(&prop.update.leaf_node,
+                                        mls_group_member(cs[1].g, 1)),
+                     0);
+    prop.update.leaf_node.leaf_node_source = MLS_LEAF_SOURCE_UPDATE;
+    memset(&prop.update.leaf_node.lifetime, 0, sizeof(prop.update.leaf_node.lifetime));
+    mls_bytes_cleanup(&prop.update.leaf_node.parent_hash);
+    ck_assert_int_eq(mls_leaf_node_sign(s, &prop.update.leaf_node,
+                                        cs[1].sig_priv, cs[1].sig_priv_len,
+                                        cs[1].g->ctx.group_id.data,
+                                        cs[1].g->ctx.group_id.len, 1),
+                     0);
+    send_raw_proposal(&cs[1], &prop, enc, &m);
+    ck_assert_int_eq(process(&cs[0], &m, NULL, NULL), MG_ERR_DUPLICATE_KEY);
+    mls_bytes after2 = state_of(cs[0].g);
+    ck_assert_mem_eq(before.data, after2.data, before.len);
+    mls_proposal_cleanup(&prop);
+    mls_bytes_cleanup(&m);
+    mls_bytes_cleanup_secret(&before);
+    mls_bytes_cleanup_secret(&after);
+    mls_bytes_cleanup_secret(&after2);
+  }
+  /* Valid traffic still flows (the ratchets are in step). */
+  app_roundtrip(cs, 4, 1, "still fine");
+  for (int i = 0; i < 4; i++) {
+    client_cleanup(&cs[i]);
+  }
+}
+END_TEST
+
 START_TEST(test_adversarial_commits) {
   const mls_suite *s = suite_of(_i);
   client cs[4];
@@ -1407,6 +1476,7 @@ static Suite *engine_suite(void) {
   tcase_add_loop_test(tc, test_state_roundtrip, 0, n);
   tcase_add_test(tc, test_state_fixture_v1);
   tcase_add_loop_test(tc, test_adversarial_commits, 0, n);
+  tcase_add_loop_test(tc, test_adversarial_proposals, 0, n);
   tcase_add_loop_test(tc, test_external_join, 0, n);
   tcase_add_test(tc, test_random_history_suite1);
   tcase_add_loop_test(tc, test_random_history_other_suites, 1, quick() ? 2 : 7);

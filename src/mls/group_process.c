@@ -258,9 +258,11 @@ int mls_group_process(mls_group *g, const uint8_t *msg, size_t len,
       goto out;
     }
     mls_secret_tree *st = g->st;
-    if (pm->content_type == MLS_CONTENT_COMMIT) {
+    if (pm->content_type != MLS_CONTENT_APPLICATION) {
       /* A Commit must leave |g| unchanged, also its handshake ratchet:
-       * decrypt with a copy, which the new epoch retains. */
+       * decrypt with a copy, which the new epoch retains.  A proposal may
+       * still be rejected after decryption (§12.1): decrypt with a copy
+       * that replaces |g|'s tree only once the proposal is accepted. */
       MG_CHECK(mls_secret_tree_copy(&st_copy, g->st));
       st = st_copy;
     }
@@ -278,6 +280,12 @@ int mls_group_process(mls_group *g, const uint8_t *msg, size_t len,
     break;
   case MLS_CONTENT_PROPOSAL:
     MG_CHECK(process_proposal(g, &ac, pp, out));
+    if (st_copy != NULL) {
+      /* Accepted: the consumed handshake generation becomes ours. */
+      mls_secret_tree_free(g->st);
+      g->st = st_copy;
+      st_copy = NULL;
+    }
     break;
   case MLS_CONTENT_COMMIT:
     out->content_type = MLS_CONTENT_COMMIT;
