@@ -9,7 +9,9 @@
 //   unprotect processPrivateMessage of those messages by the other member;
 //   commit    an empty commit (ts-mls always adds the UpdatePath to an empty
 //             commit) as a PublicMessage in a 2-member group: ms to create
-//             (createCommit) and to process (processPublicMessage).
+//             (createCommit) and to process (processPublicMessage);
+//   state     encodeGroupState / decodeGroupState of the 2-member state, µs
+//             and bytes.
 // Signature keys are made once per client and kept for its KeyPackages, as
 // bench/group does (for ECDSA an uncompressed public key: the ts-mls 1.6.4
 // workaround of tests/interop/tsmls_driver.mjs).  Each result is checked
@@ -21,7 +23,8 @@
 //   DIR holds node_modules/ts-mls (tests/interop.sh's npm ci, or
 //   $MLSGATE_TSMLS_DIR).  Output: one JSON object on stdout
 //   {"suite":N,"version":"1.6.4","setup_per_s":..,"protect_per_s":..,
-//    "unprotect_per_s":..,"commit_create_ms":..,"commit_process_ms":..}
+//    "unprotect_per_s":..,"commit_create_ms":..,"commit_process_ms":..,
+//    "state_bytes":..,"state_encode_us":..,"state_decode_us":..}
 //   or {"error":"..."} with exit status 1.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -167,6 +170,18 @@ try {
     unprotectRate = Math.max(unprotectRate, n / el);
   }
 
+  // State encoding of the 2-member group (encodeGroupState /
+  // decodeGroupState), checked to round-trip to the same bytes.
+  const stateBytes = M.encodeGroupState(a);
+  {
+    const d = M.decodeGroupState(stateBytes, 0);
+    if (d === undefined || d[1] !== stateBytes.length || !eq(M.encodeGroupState(d[0]), stateBytes)) {
+      die("state: decode(encode(state)) differs");
+    }
+  }
+  const encodeRate = await best(async () => { M.encodeGroupState(a); return 1; });
+  const decodeRate = await best(async () => { M.decodeGroupState(stateBytes, 0); return 1; });
+
   const createRate = await best(async () => {
     await M.createCommit({ state: a, cipherSuite: cs }, { wireAsPublicMessage: true });
     return 1;
@@ -178,6 +193,7 @@ try {
   process.stdout.write(JSON.stringify({
     suite: suiteId, version, setup_per_s: setupRate, protect_per_s: protectRate,
     unprotect_per_s: unprotectRate, commit_create_ms: 1000 / createRate, commit_process_ms: 1000 / processRate,
+    state_bytes: stateBytes.length, state_encode_us: 1e6 / encodeRate, state_decode_us: 1e6 / decodeRate,
   }) + "\n");
 } catch (e) {
   die(`${e && e.constructor ? e.constructor.name : "Error"}: ${e && e.message}`);
