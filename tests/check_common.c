@@ -87,6 +87,13 @@ static const err_case all_errors[] = {
     E(MG_ERR_EXPORT_ONLY, MG_ERRCLASS_CRYPTO),
     E(MG_ERR_NOT_FOUND, MG_ERRCLASS_NOT_FOUND),
     E(MG_ERR_CONFLICT, MG_ERRCLASS_CONFLICT),
+    E(MG_ERR_EXISTS, MG_ERRCLASS_CONFLICT),
+    E(MG_ERR_STORE, MG_ERRCLASS_STORE),
+    E(MG_ERR_RETRY, MG_ERRCLASS_STORE),
+    E(MG_ERR_UNKNOWN_OUTCOME, MG_ERRCLASS_STORE),
+    E(MG_ERR_TAMPERED, MG_ERRCLASS_STORE),
+    E(MG_ERR_SCHEMA, MG_ERRCLASS_STORE),
+    E(MG_ERR_KEK, MG_ERRCLASS_STORE),
     E(MG_ERR_INTERNAL, MG_ERRCLASS_INTERNAL),
     E(MG_ERR_NOMEM, MG_ERRCLASS_INTERNAL),
     E(MG_ERR_INVALID_ARG, MG_ERRCLASS_INTERNAL),
@@ -129,7 +136,8 @@ START_TEST(test_err_class_ranges) {
   } ranges[] = {
       {-199, -100, MG_ERRCLASS_DECODE},   {-299, -200, MG_ERRCLASS_PROTOCOL},
       {-399, -300, MG_ERRCLASS_CRYPTO},   {-499, -400, MG_ERRCLASS_NOT_FOUND},
-      {-599, -500, MG_ERRCLASS_CONFLICT}, {-999, -900, MG_ERRCLASS_INTERNAL},
+      {-599, -500, MG_ERRCLASS_CONFLICT}, {-699, -600, MG_ERRCLASS_STORE},
+      {-999, -900, MG_ERRCLASS_INTERNAL},
   };
   for (size_t i = 0; i < MG_ARRAY_LEN(ranges); i++) {
     for (int e = ranges[i].lo; e <= ranges[i].hi; e++) {
@@ -137,7 +145,7 @@ START_TEST(test_err_class_ranges) {
     }
   }
   /* Outside every range: unknown negative codes are fatal (INTERNAL). */
-  static const int unknown[] = {-1, -99, -600, -750, -899, -1000, -100000,
+  static const int unknown[] = {-1, -99, -700, -750, -899, -1000, -100000,
                                 INT32_MIN};
   for (size_t i = 0; i < MG_ARRAY_LEN(unknown); i++) {
     ck_assert_msg(mg_err_class_of(unknown[i]) == MG_ERRCLASS_INTERNAL,

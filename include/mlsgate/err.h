@@ -10,6 +10,7 @@
  *   CRYPTO     -300 .. -399   verification/decryption failure, bad key
  *   NOT_FOUND  -400 .. -499
  *   CONFLICT   -500 .. -599
+ *   STORE      -600 .. -699   the keystore cannot do it (fail closed)
  *   INTERNAL   -900 .. -999   fatal: allocation failure, library failure, bug
  */
 #ifndef MG_HEADER_MLSGATE_ERR_H
@@ -87,7 +88,16 @@ typedef enum mg_err {
   MG_ERR_NOT_FOUND = -400,
 
   /* CONFLICT */
-  MG_ERR_CONFLICT = -500,
+  MG_ERR_CONFLICT = -500,          /* stale write: compare-and-swap lost */
+  MG_ERR_EXISTS = -501,            /* the object already exists */
+
+  /* STORE */
+  MG_ERR_STORE = -600,             /* store unavailable (I/O, environment) */
+  MG_ERR_RETRY = -601,             /* transient: the operation may be retried */
+  MG_ERR_UNKNOWN_OUTCOME = -602,   /* commit/sync failed: durable or not */
+  MG_ERR_TAMPERED = -603,          /* a stored record fails to open */
+  MG_ERR_SCHEMA = -604,            /* unknown or newer store schema */
+  MG_ERR_KEK = -605,               /* key-encryption key missing, unsafe or wrong */
 
   /* INTERNAL */
   MG_ERR_INTERNAL = -900,          /* a bug: an invariant did not hold */
@@ -105,6 +115,7 @@ typedef enum mg_err_class {
   MG_ERRCLASS_CRYPTO,
   MG_ERRCLASS_NOT_FOUND,
   MG_ERRCLASS_CONFLICT,
+  MG_ERRCLASS_STORE,
   MG_ERRCLASS_INTERNAL
 } mg_err_class;
 

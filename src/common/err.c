@@ -73,7 +73,16 @@ static const mg_err_entry mg_err_table[] = {
 
     MG_ERR_ROW(MG_ERR_NOT_FOUND, "not found"),
 
-    MG_ERR_ROW(MG_ERR_CONFLICT, "conflict"),
+    MG_ERR_ROW(MG_ERR_CONFLICT, "conflict: the state changed meanwhile"),
+    MG_ERR_ROW(MG_ERR_EXISTS, "already exists"),
+
+    MG_ERR_ROW(MG_ERR_STORE, "store unavailable"),
+    MG_ERR_ROW(MG_ERR_RETRY, "transient store condition: retry"),
+    MG_ERR_ROW(MG_ERR_UNKNOWN_OUTCOME,
+               "commit outcome unknown (it may or may not be durable)"),
+    MG_ERR_ROW(MG_ERR_TAMPERED, "stored record fails to open (altered or moved)"),
+    MG_ERR_ROW(MG_ERR_SCHEMA, "unknown store schema version"),
+    MG_ERR_ROW(MG_ERR_KEK, "key-encryption key missing, unsafe or wrong"),
 
     MG_ERR_ROW(MG_ERR_INTERNAL, "internal error"),
     MG_ERR_ROW(MG_ERR_NOMEM, "out of memory"),
@@ -93,14 +102,15 @@ typedef struct {
 static const mg_err_range mg_err_ranges[] = {
     {-199, -100, MG_ERRCLASS_DECODE},    {-299, -200, MG_ERRCLASS_PROTOCOL},
     {-399, -300, MG_ERRCLASS_CRYPTO},    {-499, -400, MG_ERRCLASS_NOT_FOUND},
-    {-599, -500, MG_ERRCLASS_CONFLICT},  {-999, -900, MG_ERRCLASS_INTERNAL},
+    {-599, -500, MG_ERRCLASS_CONFLICT},  {-699, -600, MG_ERRCLASS_STORE},
+    {-999, -900, MG_ERRCLASS_INTERNAL},
 };
 
 static const char *const mg_err_class_names[] = {
     [MG_ERRCLASS_NONE] = "none",           [MG_ERRCLASS_DECODE] = "decode",
     [MG_ERRCLASS_PROTOCOL] = "protocol",   [MG_ERRCLASS_CRYPTO] = "crypto",
     [MG_ERRCLASS_NOT_FOUND] = "not_found", [MG_ERRCLASS_CONFLICT] = "conflict",
-    [MG_ERRCLASS_INTERNAL] = "internal",
+    [MG_ERRCLASS_STORE] = "store",         [MG_ERRCLASS_INTERNAL] = "internal",
 };
 
 static const mg_err_entry *mg_err_lookup(int err) {
