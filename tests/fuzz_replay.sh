@@ -20,3 +20,5 @@ fi
 for t in mls_message welcome group_info; do
   "$top_builddir/tests/fuzz_replay_$t" "$top_srcdir/tests/fuzz/${t}_corpus"
 done
+# The signed-note, checkpoint, tlog-proof and key-string parsers.
+"$top_builddir/tests/fuzz_replay_note" "$top_srcdir/tests/fuzz/note_corpus"
