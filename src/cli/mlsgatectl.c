@@ -1,26 +1,47 @@
 /*
  * mlsgatectl: the administration and audit command-line tool.
  *
- * Commands are a const table (name, handler, summary); each handler parses
- * its own options.  For now: selftest (known-answer tests against the
- * official vectors), version, help.
+ *   mlsgatectl [--store DIR] [--kek FILE] [--json] COMMAND [ARGS]
+ *
+ * Commands are a const table (words, handler, flags, usage, summary); each
+ * handler parses its own options with ctl_parse.  The global options may
+ * also follow the command words.  --store defaults to ./var; --kek
+ * defaults to DIR/kek (`init` creates it, mode 0600, unless it exists).
+ * Keeping the KEK beside the store is the simple default; production should
+ * point --kek at a file outside the store (or a systemd credential), so a
+ * copy of the store alone opens nothing.
+ *
+ * Output is human-readable by default and one JSON document with --json.
+ * Errors go to stderr with a non-zero exit (2: usage, 1: anything else),
+ * and a failed command leaves the store as it was.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "common/hex.h"
+#include "common/secmem.h"
 #include "crypto/crypto.h"
+#include "crypto/suite.h"
+#include "keystore/keystore.h"
+#include "keystore/kv.h"
 #include "selftest/selftest.h"
 
-typedef struct {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *usage;
-  const char *summary;
-} ctl_command;
+/* What every keystore command gets: the global options. */
+typedef struct ctl_env {
+  const char *store; /* --store, default ./var */
+  const char *kek;   /* --kek, default STORE/kek */
+  int json;          /* --json */
+  char kek_buf[4096];
+} ctl_env;
 
 static int cmd_help(int argc, char **argv);
 
@@ -118,41 +139,1071 @@ static int cmd_version(int argc, char **argv) {
   return 0;
 }
 
+/* ============================================================ keystore */
+
+#define CTL_USAGE 2 /* exit status for bad usage */
+
+/* One option of a command: "--name" with or without a value. */
+typedef struct ctl_optdef {
+  const char *name;
+  int has_value;
+} ctl_optdef;
+
+/* ctl_parse splits argv into the options |defs| (values[i] set to the
+ * option's value, or "1" for a flag; NULL when absent) and at most
+ * |max_pos| positional arguments.  Prints a message and returns -1 on an
+ * unknown or repeated option, a missing value or too many arguments. */
+static int ctl_parse(const char *cmd, int argc, char **argv,
+                     const ctl_optdef *defs, size_t num_defs,
+                     const char **values, const char **pos, size_t max_pos,
+                     size_t *num_pos) {
+  int only_pos = 0;
+  *num_pos = 0;
+  for (size_t d = 0; d < num_defs; d++) {
+    values[d] = NULL;
+  }
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!only_pos && strcmp(a, "--") == 0) {
+      only_pos = 1;
+      continue;
+    }
+    if (!only_pos && a[0] == '-' && a[1] != '\0') {
+      size_t d;
+      const char *eq = strchr(a, '=');
+      size_t nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+      for (d = 0; d < num_defs; d++) {
+        if (strlen(defs[d].name) == nlen &&
+            strncmp(defs[d].name, a, nlen) == 0) {
+          break;
+        }
+      }
+      if (d == num_defs) {
+        fprintf(stderr, "mlsgatectl %s: unknown option %s\n", cmd, a);
+        return -1;
+      }
+      if (values[d] != NULL) {
+        fprintf(stderr, "mlsgatectl %s: %s given twice\n", cmd, defs[d].name);
+        return -1;
+      }
+      if (!defs[d].has_value) {
+        if (eq != NULL) {
+          fprintf(stderr, "mlsgatectl %s: %s takes no value\n", cmd,
+                  defs[d].name);
+          return -1;
+        }
+        values[d] = "1";
+      } else if (eq != NULL) {
+        values[d] = eq + 1;
+      } else if (i + 1 < argc) {
+        values[d] = argv[++i];
+      } else {
+        fprintf(stderr, "mlsgatectl %s: %s needs a value\n", cmd, defs[d].name);
+        return -1;
+      }
+      continue;
+    }
+    if (*num_pos >= max_pos) {
+      fprintf(stderr, "mlsgatectl %s: unexpected argument '%s'\n", cmd, a);
+      return -1;
+    }
+    pos[(*num_pos)++] = a;
+  }
+  return 0;
+}
+
+/* ctl_parse_duration reads a positive duration "<digits><unit>", unit one
+ * of s, m, h, d, w, into seconds.  Returns -1 if malformed or too large. */
+static int ctl_parse_duration(const char *s, uint64_t *out) {
+  uint64_t v = 0, mult;
+  size_t i = 0;
+  if (s == NULL || s[0] < '0' || s[0] > '9') {
+    return -1;
+  }
+  for (; s[i] >= '0' && s[i] <= '9'; i++) {
+    if (v > (UINT64_MAX - 9) / 10) {
+      return -1;
+    }
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  switch (s[i]) {
+    case 's':
+      mult = 1;
+      break;
+    case 'm':
+      mult = 60;
+      break;
+    case 'h':
+      mult = 3600;
+      break;
+    case 'd':
+      mult = 86400;
+      break;
+    case 'w':
+      mult = 7 * 86400;
+      break;
+    default:
+      return -1;
+  }
+  /* At most 100 years: anything longer is a typo, not a schedule. */
+  if (s[i + 1] != '\0' || v == 0 || v > (uint64_t)100 * 366 * 86400 / mult) {
+    return -1;
+  }
+  *out = v * mult;
+  return 0;
+}
+
+/* ctl_parse_uint reads a decimal (or 0x hex) number <= max. */
+static int ctl_parse_uint(const char *s, uint64_t max, uint64_t *out) {
+  char *end = NULL;
+  unsigned long long v;
+  if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '+' || s[0] == ' ') {
+    return -1;
+  }
+  errno = 0;
+  v = strtoull(s, &end, 0);
+  if (errno != 0 || end == NULL || *end != '\0' || v > max) {
+    return -1;
+  }
+  *out = (uint64_t)v;
+  return 0;
+}
+
+static void ctl_format_duration(char *buf, size_t cap, uint64_t secs) {
+  if (secs % 86400 == 0) {
+    snprintf(buf, cap, "%" PRIu64 "d", secs / 86400);
+  } else if (secs % 3600 == 0) {
+    snprintf(buf, cap, "%" PRIu64 "h", secs / 3600);
+  } else if (secs % 60 == 0) {
+    snprintf(buf, cap, "%" PRIu64 "m", secs / 60);
+  } else {
+    snprintf(buf, cap, "%" PRIu64 "s", secs);
+  }
+}
+
+static void ctl_format_time(char *buf, size_t cap, uint64_t t) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if ((uint64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+      strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    snprintf(buf, cap, "@%" PRIu64, t);
+  }
+}
+
+/* ctl_now is the clock of every command: time(NULL), or $MLSGATE_NOW
+ * (seconds since the epoch) so that tests can move time. */
+static uint64_t ctl_now(void) {
+  const char *s = getenv("MLSGATE_NOW");
+  uint64_t v;
+  if (s != NULL && ctl_parse_uint(s, UINT64_MAX, &v) == 0) {
+    return v;
+  }
+  return (uint64_t)time(NULL);
+}
+
+static const char *ctl_state_name(mg_ks_key_state st) {
+  switch (st) {
+    case MG_KS_KEY_ACTIVE:
+      return "active";
+    case MG_KS_KEY_RETIRED:
+      return "retired";
+    case MG_KS_KEY_REVOKED:
+      return "revoked";
+    default:
+      return "?";
+  }
+}
+
+static const char *ctl_suite_name(uint16_t id) {
+  const mls_suite *s = mls_suite_by_id(id);
+  return s != NULL ? s->name : "unknown";
+}
+
+static void ctl_err(const char *cmd, const char *what, int rc) {
+  fprintf(stderr, "mlsgatectl %s: %s: %s\n", cmd, what, mg_strerror(rc));
+}
+
+/* ctl_print_json writes |j| (stolen) to stdout; returns 0 or 1. */
+static int ctl_print_json(json_t *j) {
+  int rc = 1;
+  if (j != NULL &&
+      json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
+    fputc('\n', stdout);
+    rc = 0;
+  } else {
+    fprintf(stderr, "mlsgatectl: cannot write JSON output\n");
+  }
+  json_decref(j);
+  return rc;
+}
+
+static void ctl_env_finish(ctl_env *env) {
+  if (env->store == NULL) {
+    env->store = "./var";
+  }
+  if (env->kek == NULL) {
+    snprintf(env->kek_buf, sizeof(env->kek_buf), "%s/kek", env->store);
+    env->kek = env->kek_buf;
+  }
+}
+
+static int ctl_init_crypto(const char *cmd) {
+  int rc = mg_crypto_init();
+  if (rc < 0) {
+    ctl_err(cmd, "crypto initialization failed", rc);
+    return 1;
+  }
+  if (mg_secmem_disable_dump_for_process() < 0) {
+    fprintf(stderr, "mlsgatectl %s: cannot disable core dumps\n", cmd);
+    return 1;
+  }
+  return 0;
+}
+
+/* ctl_open opens the existing store of |env| (never creates anything). */
+static int ctl_open(const char *cmd, const ctl_env *env, mg_keystore **ks) {
+  struct stat st;
+  mg_ks_options opt;
+  int rc;
+  *ks = NULL;
+  if (ctl_init_crypto(cmd) != 0) {
+    return 1;
+  }
+  if (stat(env->store, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr,
+            "mlsgatectl %s: no store at %s (create one with 'mlsgatectl "
+            "--store %s init')\n",
+            cmd, env->store, env->store);
+    return 1;
+  }
+  if (stat(env->kek, &st) != 0) {
+    fprintf(stderr, "mlsgatectl %s: cannot read the KEK file %s: %s\n", cmd,
+            env->kek, strerror(errno));
+    return 1;
+  }
+  memset(&opt, 0, sizeof(opt));
+  opt.dir = env->store;
+  opt.kek_path = env->kek;
+  opt.kek_fd = -1;
+  opt.create = 0;
+  rc = mg_ks_open(ks, &opt);
+  if (rc == MG_ERR_NOT_FOUND) {
+    fprintf(stderr,
+            "mlsgatectl %s: no store at %s (create one with 'mlsgatectl "
+            "--store %s init')\n",
+            cmd, env->store, env->store);
+    return 1;
+  }
+  if (rc == MG_ERR_KEK) {
+    fprintf(stderr,
+            "mlsgatectl %s: the KEK file %s does not open the store %s "
+            "(wrong key, wrong length, or readable by group/other)\n",
+            cmd, env->kek, env->store);
+    return 1;
+  }
+  if (rc < 0) {
+    ctl_err(cmd, "cannot open the store", rc);
+    return 1;
+  }
+  return 0;
+}
+
+static void ctl_ctx(mg_ks_ctx *ctx) {
+  ctx->actor = "cli";
+  ctx->now = ctl_now();
+}
+
+/* --------------------------------------------------------------- init */
+
+/* init_report_extras adds what other modules print at init (the lead adds
+ * the audit verifier key here); |j| is the JSON object of the report, or
+ * NULL for human output. */
+static int init_report_extras(const ctl_env *env, mg_keystore *ks, json_t *j) {
+  (void)env;
+  (void)ks;
+  (void)j;
+  return 0;
+}
+
+static int cmd_init(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  struct stat st;
+  int made_dir = 0, made_kek = 0, status = 1, rc;
+  mg_keystore *ks = NULL;
+  mg_ks_options opt;
+  json_t *j = NULL;
+
+  if (ctl_parse("init", argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_init_crypto("init") != 0) {
+    return 1;
+  }
+  if (stat(env->store, &st) != 0) {
+    if (mkdir(env->store, 0700) != 0) {
+      fprintf(stderr, "mlsgatectl init: cannot create %s: %s\n", env->store,
+              strerror(errno));
+      return 1;
+    }
+    made_dir = 1;
+  } else if (!S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "mlsgatectl init: %s exists and is not a directory\n",
+            env->store);
+    return 1;
+  }
+  if (stat(env->kek, &st) != 0) {
+    rc = mg_kv_kek_generate(env->kek);
+    if (rc < 0) {
+      fprintf(stderr, "mlsgatectl init: cannot create the KEK file %s: %s\n",
+              env->kek, mg_strerror(rc));
+      goto out;
+    }
+    made_kek = 1;
+  }
+  memset(&opt, 0, sizeof(opt));
+  opt.dir = env->store;
+  opt.kek_path = env->kek;
+  opt.kek_fd = -1;
+  opt.create = 1;
+  rc = mg_ks_open(&ks, &opt);
+  if (rc == MG_ERR_EXISTS) {
+    fprintf(stderr, "mlsgatectl init: %s already holds a store\n", env->store);
+    goto out;
+  }
+  if (rc == MG_ERR_KEK) {
+    fprintf(stderr,
+            "mlsgatectl init: the KEK file %s is not usable (32 bytes, "
+            "readable by its owner only)\n",
+            env->kek);
+    goto out;
+  }
+  if (rc < 0) {
+    ctl_err("init", "cannot create the store", rc);
+    goto out;
+  }
+  if (env->json) {
+    j = json_pack("{s:s, s:s, s:b}", "store", env->store, "kek", env->kek,
+                  "kek_created", made_kek);
+  } else {
+    printf("initialized store %s\n", env->store);
+    printf("KEK %s (%s)\n", env->kek,
+           made_kek ? "created, mode 0600" : "existing file");
+  }
+  if (init_report_extras(env, ks, j) != 0) {
+    json_decref(j);
+    j = NULL;
+    goto out;
+  }
+  status = env->json ? ctl_print_json(j) : 0;
+  j = NULL;
+out:
+  mg_ks_close(ks);
+  if (status != 0) {
+    /* Leave nothing behind: the store files are the backend's (it
+     * refused or failed), the KEK and directory are ours. */
+    if (made_kek) {
+      (void)unlink(env->kek);
+    }
+    if (made_dir) {
+      (void)rmdir(env->store);
+    }
+  }
+  return status;
+}
+
+/* ----------------------------------------------------------- identity */
+
+static json_t *key_json(const mg_ks_key_info *k) {
+  char id[2 * MG_KS_KEY_ID_LEN + 1];
+  char pub[2 * MG_MAX_SIG_PUB_LEN + 1];
+  mg_hex_encode(id, k->key_id, MG_KS_KEY_ID_LEN);
+  mg_hex_encode(pub, k->pub, k->pub_len);
+  return json_pack(
+      "{s:I, s:s, s:s, s:I, s:o, s:s}", "version", (json_int_t)k->version,
+      "key_id", id, "state", ctl_state_name(k->state), "created_at",
+      (json_int_t)k->created_at, "not_after",
+      k->not_after != 0 ? json_integer((json_int_t)k->not_after) : json_null(),
+      "public_key", pub);
+}
+
+static json_t *identity_json(const mg_ks_identity *id) {
+  json_t *keys = json_array();
+  json_t *j;
+  for (size_t i = 0; keys != NULL && i < id->num_keys; i++) {
+    if (json_array_append_new(keys, key_json(&id->keys[i])) != 0) {
+      json_decref(keys);
+      keys = NULL;
+    }
+  }
+  if (keys == NULL) {
+    return NULL;
+  }
+  j = json_pack(
+      "{s:s, s:i, s:s, s:I, s:o, s:I, s:o}", "name", id->name, "cipher_suite",
+      (int)id->cipher_suite, "suite_name", ctl_suite_name(id->cipher_suite),
+      "created_at", (json_int_t)id->created_at, "rotate_every",
+      id->rotate_every != 0 ? json_integer((json_int_t)id->rotate_every)
+                            : json_null(),
+      "active_version", (json_int_t)id->active_version, "keys", keys);
+  return j;
+}
+
+static const mg_ks_key_info *identity_active(const mg_ks_identity *id) {
+  for (size_t i = 0; i < id->num_keys; i++) {
+    if (id->keys[i].version == id->active_version) {
+      return &id->keys[i];
+    }
+  }
+  return NULL;
+}
+
+static void print_key_line(const mg_ks_key_info *k, int with_pub) {
+  char id[2 * MG_KS_KEY_ID_LEN + 1];
+  char t[32], na[32];
+  mg_hex_encode(id, k->key_id, MG_KS_KEY_ID_LEN);
+  ctl_format_time(t, sizeof(t), k->created_at);
+  printf("  v%-4" PRIu32 " %s  %-7s  created %s", k->version, id,
+         ctl_state_name(k->state), t);
+  if (k->not_after != 0) {
+    ctl_format_time(na, sizeof(na), k->not_after);
+    printf("  not-after %s", na);
+  }
+  printf("\n");
+  if (with_pub) {
+    char pub[2 * MG_MAX_SIG_PUB_LEN + 1];
+    mg_hex_encode(pub, k->pub, k->pub_len);
+    printf("        public key %s\n", pub);
+  }
+}
+
+static void print_identity(const mg_ks_identity *id) {
+  char t[32], d[32];
+  ctl_format_time(t, sizeof(t), id->created_at);
+  printf("identity %s\n", id->name);
+  printf("  suite    %u (%s)\n", (unsigned)id->cipher_suite,
+         ctl_suite_name(id->cipher_suite));
+  printf("  created  %s\n", t);
+  if (id->rotate_every != 0) {
+    ctl_format_duration(d, sizeof(d), id->rotate_every);
+    printf("  rotate   every %s\n", d);
+  } else {
+    printf("  rotate   on demand only\n");
+  }
+  printf("  keys (%zu):\n", id->num_keys);
+  for (size_t i = 0; i < id->num_keys; i++) {
+    print_key_line(&id->keys[i], 1);
+  }
+}
+
+static int check_name(const char *cmd, const char *name) {
+  if (!mg_ks_name_valid(name)) {
+    fprintf(stderr,
+            "mlsgatectl %s: invalid identity name '%s' (1-%d characters of "
+            "A-Z a-z 0-9 . _ -)\n",
+            cmd, name, MG_KS_NAME_MAX);
+    return -1;
+  }
+  return 0;
+}
+
+static int report_lookup(const char *cmd, const char *name, int rc) {
+  if (rc == MG_ERR_NOT_FOUND) {
+    fprintf(stderr, "mlsgatectl %s: no identity '%s'\n", cmd, name);
+  } else {
+    ctl_err(cmd, name, rc);
+  }
+  return 1;
+}
+
+static int cmd_identity_create(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--suite", 1}, {"--rotate-every", 1}};
+  const char *v[2], *pos[1];
+  size_t npos;
+  uint64_t suite = 0, every = 0;
+  mg_keystore *ks = NULL;
+  mg_ks_identity id;
+  mg_ks_ctx ctx;
+  int rc, status;
+  const char *cmd = "identity create";
+
+  memset(&id, 0, sizeof(id));
+  if (ctl_parse(cmd, argc, argv, defs, 2, v, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1 || v[0] == NULL) {
+    fprintf(stderr,
+            "usage: mlsgatectl identity create NAME --suite N "
+            "[--rotate-every DURATION]\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_parse_uint(v[0], 0xffff, &suite) < 0 ||
+      mls_suite_by_id((uint16_t)suite) == NULL) {
+    fprintf(stderr,
+            "mlsgatectl %s: unsupported cipher suite '%s' (one of %d..%d, "
+            "RFC 9420 §17.1)\n",
+            cmd, v[0], MLS_SUITE_MIN, MLS_SUITE_MAX);
+    return CTL_USAGE;
+  }
+  if (v[1] != NULL && ctl_parse_duration(v[1], &every) < 0) {
+    fprintf(stderr,
+            "mlsgatectl %s: bad duration '%s' (a positive number with a unit "
+            "s, m, h, d or w: 90d, 12h, 30m, 3600s)\n",
+            cmd, v[1]);
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_identity_create(ks, &ctx, pos[0], (uint16_t)suite, every, &id);
+  if (rc == MG_ERR_EXISTS) {
+    fprintf(stderr, "mlsgatectl %s: identity '%s' already exists\n", cmd,
+            pos[0]);
+    status = 1;
+  } else if (rc < 0) {
+    ctl_err(cmd, pos[0], rc);
+    status = 1;
+  } else if (env->json) {
+    status = ctl_print_json(identity_json(&id));
+  } else {
+    printf("created identity %s\n", id.name);
+    print_identity(&id);
+    status = 0;
+  }
+  mg_ks_identity_cleanup(&id);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int list_one(void *arg, const mg_ks_identity *id) {
+  json_t *arr = arg;
+  if (arr != NULL) {
+    return json_array_append_new(arr, identity_json(id)) == 0 ? 0
+                                                              : MG_ERR_NOMEM;
+  }
+  {
+    const mg_ks_key_info *k = identity_active(id);
+    char kid[2 * MG_KS_KEY_ID_LEN + 1] = "-";
+    char d[32] = "-";
+    if (k != NULL) {
+      mg_hex_encode(kid, k->key_id, MG_KS_KEY_ID_LEN);
+    }
+    if (id->rotate_every != 0) {
+      ctl_format_duration(d, sizeof(d), id->rotate_every);
+    }
+    printf("%-20s suite %u  active v%" PRIu32 " %s  keys %zu  rotate %s\n",
+           id->name, (unsigned)id->cipher_suite, id->active_version, kid,
+           id->num_keys, d);
+  }
+  return 0;
+}
+
+static int cmd_identity_list(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  json_t *arr = NULL;
+  int rc, status = 1;
+  if (ctl_parse("identity list", argc, argv, NULL, 0, NULL, pos, 0, &npos) <
+      0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open("identity list", env, &ks) != 0) {
+    return 1;
+  }
+  if (env->json) {
+    arr = json_array();
+  }
+  rc = mg_ks_identity_list(ks, list_one, arr);
+  if (rc < 0) {
+    ctl_err("identity list", "cannot list identities", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:O}", "identities", arr));
+  } else {
+    status = 0;
+  }
+  json_decref(arr);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_identity_show(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_identity id;
+  int rc, status = 1;
+  const char *cmd = "identity show";
+  memset(&id, 0, sizeof(id));
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1) {
+    fprintf(stderr, "usage: mlsgatectl identity show NAME\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  rc = mg_ks_identity_get(ks, pos[0], &id);
+  if (rc < 0) {
+    status = report_lookup(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(identity_json(&id));
+  } else {
+    print_identity(&id);
+    status = 0;
+  }
+  mg_ks_identity_cleanup(&id);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_identity_rotate(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_key_info k;
+  mg_ks_ctx ctx;
+  int rc, status = 1;
+  const char *cmd = "identity rotate";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1) {
+    fprintf(stderr, "usage: mlsgatectl identity rotate NAME\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_identity_rotate(ks, &ctx, pos[0], &k);
+  if (rc < 0) {
+    status = report_lookup(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(
+        json_pack("{s:s, s:o}", "name", pos[0], "key", key_json(&k)));
+  } else {
+    printf("rotated %s: new active key\n", pos[0]);
+    print_key_line(&k, 0);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_identity_revoke(const ctl_env *env, int argc, char **argv) {
+  const char *pos[2];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_identity id;
+  mg_ks_ctx ctx;
+  uint8_t *kid = NULL;
+  size_t kid_len = 0;
+  int rc, status = 1;
+  const char *cmd = "identity revoke";
+  memset(&id, 0, sizeof(id));
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 2, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 2) {
+    fprintf(stderr, "usage: mlsgatectl identity revoke NAME KEYID\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (mg_hex_decode(&kid, &kid_len, pos[1], strlen(pos[1])) < 0 ||
+      kid_len != MG_KS_KEY_ID_LEN) {
+    fprintf(stderr,
+            "mlsgatectl %s: bad key ID '%s' (%d hex digits, as 'identity "
+            "show' prints them)\n",
+            cmd, pos[1], 2 * MG_KS_KEY_ID_LEN);
+    free(kid);
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    free(kid);
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_identity_revoke(ks, &ctx, pos[0], kid);
+  if (rc == MG_ERR_NOT_FOUND) {
+    fprintf(stderr, "mlsgatectl %s: no identity '%s' with key %s\n", cmd,
+            pos[0], pos[1]);
+  } else if (rc == MG_ERR_CONFLICT) {
+    fprintf(stderr, "mlsgatectl %s: key %s of '%s' is already revoked\n", cmd,
+            pos[1], pos[0]);
+  } else if (rc < 0) {
+    ctl_err(cmd, pos[0], rc);
+  } else if ((rc = mg_ks_identity_get(ks, pos[0], &id)) < 0) {
+    ctl_err(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(identity_json(&id));
+  } else {
+    printf("revoked key %s of %s\n", pos[1], pos[0]);
+    print_identity(&id);
+    status = 0;
+  }
+  mg_ks_identity_cleanup(&id);
+  free(kid);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_identity_rotate_due(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos, n = 0;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  int rc, status = 1;
+  const char *cmd = "identity rotate-due";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_identity_rotate_due(ks, &ctx, &n);
+  if (rc < 0) {
+    ctl_err(cmd, "rotation failed (nothing rotated)", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:I}", "rotated", (json_int_t)n));
+  } else {
+    printf("rotated %zu identit%s\n", n, n == 1 ? "y" : "ies");
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
+/* -------------------------------------------------------- keypackages */
+
+static void base64_encode(char *out, const uint8_t *in, size_t len) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i, o = 0;
+  for (i = 0; i + 2 < len; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+    out[o++] = tab[v & 63];
+  }
+  if (i < len) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    if (i + 1 < len) {
+      v |= (uint32_t)in[i + 1] << 8;
+    }
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+}
+
+static int kp_print(void *arg, const uint8_t *ref, size_t ref_len,
+                    const uint8_t *kp, size_t kp_len) {
+  json_t *arr = arg;
+  char hex[2 * MG_MAX_HASH_LEN + 1];
+  mg_hex_encode(hex, ref, ref_len);
+  if (arr == NULL) {
+    printf("%s\n", hex);
+    return 0;
+  }
+  {
+    char *b64 = malloc((kp_len + 2) / 3 * 4 + 1);
+    int rc;
+    if (b64 == NULL) {
+      return MG_ERR_NOMEM;
+    }
+    base64_encode(b64, kp, kp_len);
+    rc = json_array_append_new(
+        arr, json_pack("{s:s, s:s}", "ref", hex, "key_package", b64));
+    free(b64);
+    return rc == 0 ? 0 : MG_ERR_NOMEM;
+  }
+}
+
+static int cmd_kp_generate(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--count", 1}, {"--last-resort", 0}};
+  const char *v[2], *pos[1];
+  size_t npos;
+  uint64_t count = 0;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  json_t *arr = NULL;
+  int rc, status = 1;
+  const char *cmd = "keypackages generate";
+  if (ctl_parse(cmd, argc, argv, defs, 2, v, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1 || v[0] == NULL) {
+    fprintf(stderr,
+            "usage: mlsgatectl keypackages generate NAME --count N "
+            "[--last-resort]\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_parse_uint(v[0], MG_KS_KP_MAX_BATCH, &count) < 0 || count == 0) {
+    fprintf(stderr, "mlsgatectl %s: bad count '%s' (1..%d)\n", cmd, v[0],
+            MG_KS_KP_MAX_BATCH);
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  if (env->json) {
+    arr = json_array();
+  }
+  rc = mg_ks_kp_generate(ks, &ctx, pos[0], (uint32_t)count, v[1] != NULL,
+                         kp_print, arr);
+  if (rc < 0) {
+    status = report_lookup(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s, s:b, s:O}", "identity", pos[0],
+                                      "last_resort", v[1] != NULL,
+                                      "key_packages", arr));
+  } else {
+    status = 0;
+  }
+  json_decref(arr);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_kp_stats(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_kp_counts c;
+  uint64_t now = ctl_now();
+  int rc, status = 1;
+  const char *cmd = "keypackages stats";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1) {
+    fprintf(stderr, "usage: mlsgatectl keypackages stats NAME\n");
+    return CTL_USAGE;
+  }
+  if (check_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  rc = mg_ks_kp_stats(ks, pos[0], now, &c);
+  if (rc < 0) {
+    status = report_lookup(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack(
+        "{s:s, s:I, s:I, s:I, s:I}", "identity", pos[0], "at", (json_int_t)now,
+        "unused", (json_int_t)c.unused, "valid", (json_int_t)c.valid,
+        "last_resort", (json_int_t)c.last_resort));
+  } else {
+    printf("key packages of %s\n", pos[0]);
+    printf("  unused       %" PRIu64 "\n", c.unused);
+    printf("  valid now    %" PRIu64 "\n", c.valid);
+    printf("  last resort  %" PRIu64 "\n", c.last_resort);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
+/* ============================================================ commands */
+
+/* A command is one or two words.  Store commands take the global options
+ * (ctl_env); the others get their raw arguments. */
+typedef struct ctl_command {
+  const char *name;
+  const char *sub;                   /* NULL: a one-word command */
+  int (*run)(int argc, char **argv); /* plain */
+  int (*run_store)(const ctl_env *env, int argc, char **argv); /* store */
+  const char *usage;
+  const char *summary;
+} ctl_command;
+
 static const ctl_command commands[] = {
-    {"selftest", cmd_selftest, "selftest [--vectors DIR] [FILE...]",
+    {"init", NULL, NULL, cmd_init, "init",
+     "create the store (and the KEK file unless it exists)"},
+    {"identity", "create", NULL, cmd_identity_create,
+     "identity create NAME --suite N [--rotate-every DURATION]",
+     "new identity with an active signing key"},
+    {"identity", "list", NULL, cmd_identity_list, "identity list",
+     "all identities"},
+    {"identity", "show", NULL, cmd_identity_show, "identity show NAME",
+     "key versions, key IDs, states, public keys"},
+    {"identity", "rotate", NULL, cmd_identity_rotate, "identity rotate NAME",
+     "new active key; the old one is retired"},
+    {"identity", "revoke", NULL, cmd_identity_revoke,
+     "identity revoke NAME KEYID", "revoke a key (its private key is erased)"},
+    {"identity", "rotate-due", NULL, cmd_identity_rotate_due,
+     "identity rotate-due", "rotate every key whose period has passed"},
+    {"keypackages", "generate", NULL, cmd_kp_generate,
+     "keypackages generate NAME --count N [--last-resort]",
+     "new KeyPackages (prints their refs)"},
+    {"keypackages", "stats", NULL, cmd_kp_stats, "keypackages stats NAME",
+     "unused, valid and last-resort KeyPackages"},
+    {"selftest", NULL, cmd_selftest, NULL, "selftest [--vectors DIR] [FILE...]",
      "check this build against the official test vectors"},
-    {"version", cmd_version, "version", "print the version"},
-    {"help", cmd_help, "help", "this list"},
+    {"version", NULL, cmd_version, NULL, "version", "print the version"},
+    {"help", NULL, cmd_help, NULL, "help", "this list"},
 };
 
 static int cmd_help(int argc, char **argv) {
   (void)argc;
   (void)argv;
-  printf("usage: mlsgatectl COMMAND [ARGS]\n\ncommands:\n");
+  printf(
+      "usage: mlsgatectl [--store DIR] [--kek FILE] [--json] COMMAND "
+      "[ARGS]\n\n"
+      "  --store DIR   the store directory (default ./var)\n"
+      "  --kek FILE    the key-encryption key file (default DIR/kek)\n"
+      "  --json        print one JSON document instead of text\n"
+      "\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-    printf("  %-40s %s\n", commands[i].usage, commands[i].summary);
+    printf("  %-56s %s\n", commands[i].usage, commands[i].summary);
   }
+  printf(
+      "\nDURATION: a number and a unit, s m h d w (90d, 12h, 30m, "
+      "3600s).\n");
   return 0;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    cmd_help(0, NULL);
-    return 2;
+/* take_global consumes a global option at argv[*i] into |env|: returns 1
+ * if it was one, 0 if not, -1 on error. */
+static int take_global(ctl_env *env, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  const char **slot = NULL;
+  const char *name = NULL;
+  if (strcmp(a, "--json") == 0) {
+    env->json = 1;
+    return 1;
   }
-  const char *name = argv[1];
+  if (strncmp(a, "--store", 7) == 0 && (a[7] == '\0' || a[7] == '=')) {
+    slot = &env->store;
+    name = "--store";
+  } else if (strncmp(a, "--kek", 5) == 0 && (a[5] == '\0' || a[5] == '=')) {
+    slot = &env->kek;
+    name = "--kek";
+  } else {
+    return 0;
+  }
+  if (*slot != NULL) {
+    fprintf(stderr, "mlsgatectl: %s given twice\n", name);
+    return -1;
+  }
+  if (a[strlen(name)] == '=') {
+    *slot = a + strlen(name) + 1;
+  } else if (*i + 1 < argc) {
+    *slot = argv[++*i];
+  } else {
+    fprintf(stderr, "mlsgatectl: %s needs a value\n", name);
+    return -1;
+  }
+  if ((*slot)[0] == '\0') {
+    fprintf(stderr, "mlsgatectl: %s needs a non-empty value\n", name);
+    return -1;
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  ctl_env env;
+  int i = 1, r;
+  memset(&env, 0, sizeof(env));
+  /* Global options before the command. */
+  while (i < argc && (r = take_global(&env, argc, argv, &i)) != 0) {
+    if (r < 0) {
+      return CTL_USAGE;
+    }
+    i++;
+  }
+  if (i >= argc) {
+    cmd_help(0, NULL);
+    return CTL_USAGE;
+  }
+  const char *name = argv[i];
   if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
     return cmd_help(0, NULL);
   }
   if (strcmp(name, "--version") == 0) {
     return cmd_version(0, NULL);
   }
-  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-    if (strcmp(commands[i].name, name) == 0) {
-      return commands[i].run(argc - 1, argv + 1);
+  const char *sub = i + 1 < argc ? argv[i + 1] : NULL;
+  int known_group = 0;
+  for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+    const ctl_command *cmd = &commands[c];
+    if (strcmp(cmd->name, name) != 0) {
+      continue;
     }
+    if (cmd->sub != NULL) {
+      known_group = 1;
+      if (sub == NULL || strcmp(cmd->sub, sub) != 0) {
+        continue;
+      }
+    }
+    int first = i + (cmd->sub != NULL ? 2 : 1);
+    if (cmd->run != NULL) {
+      if (env.store != NULL || env.kek != NULL || env.json) {
+        fprintf(stderr, "mlsgatectl %s: takes no --store, --kek or --json\n",
+                name);
+        return CTL_USAGE;
+      }
+      return cmd->run(argc - first + 1, argv + first - 1);
+    }
+    /* The global options may follow the command words too. */
+    char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+    int n = 0;
+    if (rest == NULL) {
+      fprintf(stderr, "mlsgatectl: out of memory\n");
+      return 1;
+    }
+    for (int k = first; k < argc; k++) {
+      if (strcmp(argv[k], "--") == 0) {
+        while (k < argc) {
+          rest[n++] = argv[k++];
+        }
+        break;
+      }
+      r = take_global(&env, argc, argv, &k);
+      if (r < 0) {
+        free(rest);
+        return CTL_USAGE;
+      }
+      if (r == 0) {
+        rest[n++] = argv[k];
+      }
+    }
+    ctl_env_finish(&env);
+    r = cmd->run_store(&env, n, rest);
+    free(rest);
+    return r;
   }
-  fprintf(stderr, "mlsgatectl: unknown command '%s' (try 'mlsgatectl help')\n",
-          name);
-  return 2;
+  if (known_group) {
+    fprintf(stderr,
+            "mlsgatectl: unknown command '%s %s' (try 'mlsgatectl help')\n",
+            name, sub != NULL ? sub : "");
+  } else {
+    fprintf(stderr,
+            "mlsgatectl: unknown command '%s' (try 'mlsgatectl help')\n", name);
+  }
+  return CTL_USAGE;
 }

@@ -1,0 +1,316 @@
+/*
+ * The keystore (issue 5): what mlsgate keeps across restarts, on top of
+ * the storage interface of kv.h.  Enterprise identities and their signing
+ * keys, key-package pools, conversations' group states and generation
+ * leases, and the audit log, every change written with its audit entry in
+ * the same transaction (fail closed: no audit entry, no change).
+ *
+ * Every operation is scoped to one identity or one conversation.  The
+ * session layer (src/session) runs its MLS operation inside
+ * mg_ks_transact so that the new group state, a consumed key package and
+ * the audit entry commit together or not at all.
+ *
+ * Private keys never leave this module except into the caller's group
+ * state (the signing key of an identity is handed to the MLS engine in
+ * secure memory inside a transaction); listings show public keys and key
+ * IDs only.
+ */
+#ifndef MG_HEADER_KEYSTORE_KEYSTORE_H
+#define MG_HEADER_KEYSTORE_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "mls/keypackage.h"
+#include "mlsgate/err.h"
+
+typedef struct mg_keystore mg_keystore;
+typedef struct mg_kv_txn mg_ks_txn; /* the storage transaction */
+
+/* Who performs an operation and when (seconds since the Unix epoch), for
+ * lifetimes, rotation and the audit log. */
+typedef struct mg_ks_ctx {
+  const char *actor; /* "cli", "token:<name>", "daemon" ... */
+  uint64_t now;
+} mg_ks_ctx;
+
+typedef struct mg_ks_options {
+  const char *dir;
+  const char *kek_path; /* or kek_fd >= 0 */
+  int kek_fd;
+  int create; /* mlsgatectl init */
+} mg_ks_options;
+
+/* mg_ks_open opens the store of |opt->dir| (creating it when
+ * |opt->create|: a fresh data key, audit HMAC key and audit Ed25519 signing
+ * key, the last two sealed in the meta table).  Errors: those of mg_kv_open
+ * (MG_ERR_KEK, MG_ERR_NOT_FOUND when there is no store, MG_ERR_EXISTS,
+ * MG_ERR_SCHEMA, MG_ERR_STORE), MG_ERR_TAMPERED (an audit key record does
+ * not open), MG_ERR_LOCK (no secure memory), MG_ERR_NOMEM,
+ * MG_ERR_INVALID_ARG.  mg_crypto_init must have succeeded. */
+MG_MUST_USE int mg_ks_open(mg_keystore **out, const mg_ks_options *opt);
+
+/* mg_ks_close closes the store and wipes its keys.  NULL is accepted. */
+void mg_ks_close(mg_keystore *ks);
+
+/* mg_ks_transact runs |fn| in one write transaction of the store: it
+ * commits only if |fn| returns 0 (see kv.h: |fn| may run more than once
+ * when the map grows, so it must keep its effects inside the transaction
+ * and overwrite its outputs on each run).  mg_ks_view runs |fn| in a
+ * read-only snapshot.  The session layer runs each MLS operation in one
+ * mg_ks_transact: group state, consumed key package and audit entry.
+ * Errors: |fn|'s, MG_ERR_UNKNOWN_OUTCOME (commit or sync failed),
+ * MG_ERR_STORE. */
+typedef int (*mg_ks_txn_fn)(mg_ks_txn *txn, void *arg);
+MG_MUST_USE int mg_ks_transact(mg_keystore *ks, mg_ks_txn_fn fn, void *arg);
+MG_MUST_USE int mg_ks_view(mg_keystore *ks, mg_ks_txn_fn fn, void *arg);
+
+/* ---------------------------------------------------------- identities */
+
+#define MG_KS_NAME_MAX 64   /* [A-Za-z0-9._-], 1..64 */
+#define MG_KS_KEY_ID_LEN 16 /* bytes; shown as 32 hex digits */
+
+typedef enum mg_ks_key_state {
+  MG_KS_KEY_ACTIVE = 1,  /* signs */
+  MG_KS_KEY_RETIRED = 2, /* still verifies */
+  MG_KS_KEY_REVOKED = 3  /* neither */
+} mg_ks_key_state;
+
+typedef struct mg_ks_key_info {
+  uint32_t version;                 /* 1, 2, ... per identity */
+  uint8_t key_id[MG_KS_KEY_ID_LEN]; /* SHA-256("mlsgate key id v1" ||
+                                       uint16 suite || public key)[0..16) */
+  mg_ks_key_state state;
+  uint64_t created_at;
+  /* The end of the key's planned signing life: created_at + the
+   * identity's rotate_every when it has a schedule, else 0 (none).  An
+   * overdue key keeps signing until rotated (mg_ks_identity_rotate_due). */
+  uint64_t not_after;
+  uint8_t pub[MG_MAX_SIG_PUB_LEN];
+  size_t pub_len;
+} mg_ks_key_info;
+
+typedef struct mg_ks_identity {
+  char name[MG_KS_NAME_MAX + 1];
+  uint16_t cipher_suite;
+  uint64_t rotate_every; /* seconds; 0: no schedule */
+  uint64_t created_at;
+  uint32_t active_version;
+  mg_ks_key_info *keys; /* every version, oldest first (owned) */
+  size_t num_keys;
+} mg_ks_identity;
+
+/* mg_ks_identity_cleanup frees |id->keys| and zeroes |id|.  A zeroed
+ * identity is valid; NULL is accepted. */
+void mg_ks_identity_cleanup(mg_ks_identity *id);
+
+/* mg_ks_name_valid returns 1 if |name| is a valid identity name
+ * ([A-Za-z0-9._-], 1..MG_KS_NAME_MAX characters), else 0. */
+int mg_ks_name_valid(const char *name);
+
+/* mg_ks_identity_create creates identity |name| with a fresh active
+ * signing key (version 1) of |cipher_suite|'s signature algorithm and
+ * writes it to |out| (may be NULL).  Audited as "identity.create".  Errors:
+ * MG_ERR_INVALID_ARG (bad name), MG_ERR_UNSUPPORTED (suite),
+ * MG_ERR_EXISTS, store errors. */
+MG_MUST_USE int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                      const char *name, uint16_t cipher_suite,
+                                      uint64_t rotate_every,
+                                      mg_ks_identity *out);
+
+/* mg_ks_identity_get reads identity |name| (public keys and key IDs only)
+ * into |out| (cleanup with mg_ks_identity_cleanup).  Errors:
+ * MG_ERR_INVALID_ARG (bad name), MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store
+ * errors. */
+MG_MUST_USE int mg_ks_identity_get(mg_keystore *ks, const char *name,
+                                   mg_ks_identity *out);
+
+/* mg_ks_identity_list calls |fn| for each identity in name order, after
+ * the read transaction ended (|id| is valid during the call only); a
+ * non-zero return from |fn| stops the listing and is returned.  Errors:
+ * MG_ERR_TAMPERED, store errors. */
+typedef int (*mg_ks_identity_fn)(void *arg, const mg_ks_identity *id);
+MG_MUST_USE int mg_ks_identity_list(mg_keystore *ks, mg_ks_identity_fn fn,
+                                    void *arg);
+
+/* mg_ks_identity_rotate makes a new active key version; the previous
+ * active one becomes retired.  |out| (may be NULL) receives the new key.
+ * Audited as "identity.rotate" with the old and new key IDs.  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_identity_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                      const char *name, mg_ks_key_info *out);
+
+/* mg_ks_identity_revoke revokes the key |key_id| (MG_KS_KEY_ID_LEN bytes)
+ * of |name|: its private key and the KeyPackages it signed are deleted.
+ * Revoking the active key makes a new one active (an identity always has
+ * one).  Audited as "identity.revoke".  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_NOT_FOUND (no such identity or key), MG_ERR_CONFLICT (already
+ * revoked), MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_identity_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                      const char *name, const uint8_t *key_id);
+
+/* mg_ks_identity_rotate_due rotates, in one transaction, every identity
+ * with a schedule whose active key was created at least rotate_every
+ * before ctx->now; |*n| is how many were rotated.  Errors: as
+ * mg_ks_identity_rotate. */
+MG_MUST_USE int mg_ks_identity_rotate_due(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                          size_t *n);
+
+/* For the session layer: the active signing key of an identity, its
+ * private key in mg_secure_alloc memory.  A zeroed struct is the empty
+ * state. */
+typedef struct mg_ks_signer {
+  uint16_t cipher_suite;
+  uint32_t version;
+  uint8_t key_id[MG_KS_KEY_ID_LEN];
+  uint8_t pub[MG_MAX_SIG_PUB_LEN];
+  size_t pub_len;
+  uint8_t *priv; /* mg_secure_alloc'd, priv_len bytes */
+  size_t priv_len;
+} mg_ks_signer;
+
+/* mg_ks_signer_load loads the active signing key of |identity| inside
+ * |txn| into |out| (release with mg_ks_signer_cleanup).  The private key
+ * is decrypted straight into secure memory.  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_NOT_FOUND, MG_ERR_TAMPERED (a record does not open, or the
+ * private key does not match the identity's public key), MG_ERR_LOCK,
+ * store errors. */
+MG_MUST_USE int mg_ks_signer_load(mg_ks_txn *txn, const char *identity,
+                                  mg_ks_signer *out);
+
+/* mg_ks_signer_cleanup wipes and frees the private key; zeroes |s|. */
+void mg_ks_signer_cleanup(mg_ks_signer *s);
+
+/* ------------------------------------------------------- key packages */
+
+typedef struct mg_ks_kp_counts {
+  uint64_t unused;      /* stored, not consumed (last-resort ones too) */
+  uint64_t valid;       /* of those, within their lifetime at the time */
+  uint64_t last_resort; /* last-resort packages held */
+} mg_ks_kp_counts;
+
+/* mg_ks_kp_generate makes |count| (1..MG_KS_KP_MAX_BATCH) KeyPackages of
+ * |identity| (its active key, its suite, its name as the basic
+ * credential, the default lifetime from ctx->now), stores each with its
+ * private keys, and calls |fn| (may be NULL) with each KeyPackageRef and
+ * KeyPackage encoded as an MLSMessage (RFC 9420 §6: version mls10,
+ * wire_format mls_key_package) after the transaction committed; a
+ * non-zero return from |fn| stops the calls and is returned (the packages
+ * stay stored).  Audited as "keypackage.generate".  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store errors. */
+#define MG_KS_KP_MAX_BATCH 10000
+typedef int (*mg_ks_kp_fn)(void *arg, const uint8_t *ref, size_t ref_len,
+                           const uint8_t *kp, size_t kp_len);
+MG_MUST_USE int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                  const char *identity, uint32_t count,
+                                  int last_resort, mg_ks_kp_fn fn, void *arg);
+
+/* mg_ks_kp_stats counts the stored KeyPackages of |identity| at |now|.
+ * Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no such identity),
+ * MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_kp_stats(mg_keystore *ks, const char *identity,
+                               uint64_t now, mg_ks_kp_counts *out);
+
+/* mg_ks_kp_prune deletes the KeyPackages of every identity whose lifetime
+ * ended before ctx->now (last-resort ones too), in one transaction, one
+ * "keypackage.prune" audit entry per identity concerned; |*n| (may be
+ * NULL) is how many.  Errors: MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_kp_prune(mg_keystore *ks, const mg_ks_ctx *ctx,
+                               uint64_t *n);
+
+/* mg_ks_kp_take, for the session layer (a Welcome for one of our
+ * KeyPackages arrived): inside |txn|, finds the KeyPackage |ref| of
+ * |identity|, writes it to |out_kp| (cleanup: mls_key_package_cleanup) and
+ * its private keys (init key, leaf encryption key, and the signing key of
+ * the version that signed it) to |out_priv| (cleanup:
+ * mls_key_package_priv_cleanup), and deletes it in the same transaction
+ * unless it is a last-resort package: a second take is MG_ERR_NOT_FOUND.
+ * Audited as "keypackage.take".  On error nothing is written to the
+ * outputs.  Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no such
+ * identity or package, or its signing key was revoked), MG_ERR_TAMPERED,
+ * decode errors of a stored package, store errors. */
+MG_MUST_USE int mg_ks_kp_take(mg_keystore *ks, mg_ks_txn *txn,
+                              const mg_ks_ctx *ctx, const char *identity,
+                              const uint8_t *ref, size_t ref_len,
+                              mls_key_package *out_kp,
+                              mls_key_package_priv *out_priv);
+
+/* --------------------------------------------------------- group state */
+
+#define MG_KS_CONV_ID_MAX 128 /* [A-Za-z0-9._:-], 1..128 */
+
+/* mg_ks_conv_id_valid returns 1 if |conv_id| is a valid conversation ID. */
+int mg_ks_conv_id_valid(const char *conv_id);
+
+/* mg_ks_group_load reads the group state of |conv_id| inside |txn|: its
+ * epoch and the bytes of mls_group_encode in a new buffer |*state| (free
+ * with mg_free_secret(*state, *state_len): it holds the group's secrets).
+ * Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store
+ * errors. */
+MG_MUST_USE int mg_ks_group_load(mg_ks_txn *txn, const char *conv_id,
+                                 uint64_t *epoch, uint8_t **state,
+                                 size_t *state_len);
+
+/* MG_KS_EPOCH_NONE as |expected_epoch|: the group must not exist yet. */
+#define MG_KS_EPOCH_NONE UINT64_MAX
+
+/* mg_ks_group_save stores |state| as the group state of |conv_id| at
+ * |new_epoch|, a compare-and-swap on the epoch inside |txn|: the stored
+ * epoch must equal |expected_epoch| (MG_KS_EPOCH_NONE: no state stored),
+ * else MG_ERR_CONFLICT and nothing is written; a stale writer never
+ * overwrites silently.  |new_epoch| >= |expected_epoch| (a state may be
+ * saved again in the same epoch, e.g. after its secret tree consumed
+ * generations).  Audited as "group.save".  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_CONFLICT, MG_ERR_NOT_FOUND (expected an epoch, no state),
+ * MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_group_save(mg_keystore *ks, mg_ks_txn *txn,
+                                 const mg_ks_ctx *ctx, const char *conv_id,
+                                 uint64_t expected_epoch, uint64_t new_epoch,
+                                 const uint8_t *state, size_t state_len);
+
+/* mg_ks_group_delete deletes the group state of |conv_id| and its lease.
+ * Audited as "group.delete".  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_NOT_FOUND, store errors. */
+MG_MUST_USE int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn,
+                                   const mg_ks_ctx *ctx, const char *conv_id);
+
+/* mg_ks_lease_reserve reserves |count| (>= 1) sending generations of
+ * |conv_id| in |epoch| inside |txn| and sets |*first_generation| to the
+ * first one: [first, first + count) may then be used without touching the
+ * store again, and survives a crash (a restarted sender continues after
+ * the block, never reusing a generation).  A lease for an older epoch is
+ * replaced (the block starts at 0); within one epoch reservations only
+ * move forward.  Errors: MG_ERR_INVALID_ARG, MG_ERR_CONFLICT (the stored
+ * lease is for a newer epoch), MG_ERR_GENERATION (the block would pass
+ * generation 2^32 - 1, RFC 9420 §9.1), MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_lease_reserve(mg_ks_txn *txn, const char *conv_id,
+                                    uint64_t epoch, uint32_t count,
+                                    uint32_t *first_generation);
+
+/* ------------------------------------------------------------- audit */
+
+/* One audit record (the Merkle leaf is its canonical encoding). */
+typedef struct mg_ks_audit {
+  const char *action; /* "identity.create", "group.save", ... */
+  const char *object; /* identity name, conversation id, ... */
+  const uint8_t (*key_ids)[MG_KS_KEY_ID_LEN];
+  size_t num_key_ids;
+  const uint8_t *content; /* message content to HMAC (never stored), or NULL */
+  size_t content_len;
+  int result; /* 0 or the mg_err of a failure / denial */
+} mg_ks_audit;
+
+/* mg_ks_audit_append appends |a| inside |txn| (sequence number, time and
+ * actor from |ctx|, HMAC-SHA256 of the content under the audit HMAC key).
+ * If |hmac_out| is not NULL it receives the HMAC (32 bytes). */
+MG_MUST_USE int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn,
+                                   const mg_ks_ctx *ctx, const mg_ks_audit *a,
+                                   uint8_t *hmac_out);
+
+/* mg_ks_audit_record writes |a| in its own transaction (for failures and
+ * denials, whose operation wrote nothing). */
+MG_MUST_USE int mg_ks_audit_record(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                   const mg_ks_audit *a);
+
+#endif

@@ -1,0 +1,257 @@
+#!/bin/sh
+# End-to-end test of mlsgatectl's keystore commands, as an operator would
+# run them, in a temporary directory: init, identity create/list/show/
+# rotate/revoke/rotate-due, keypackages generate/stats, their --json output
+# (parsed with python3, else node, when one is there), and bad input (no
+# store, wrong or unsafe KEK, unknown identity, bad suite, bad duration, bad
+# arguments): each exits non-zero with a message on stderr and leaves the
+# store byte for byte as it was.
+set -u
+
+bin="${top_builddir:-.}/mlsgatectl"
+case "$bin" in
+  /*) ;;
+  *) bin="$(pwd)/$bin" ;;
+esac
+[ -x "$bin" ] || { echo "cli.sh: $bin not built"; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsgate-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+cd "$tmp" || exit 1
+
+fails=0
+checks=0
+fail() {
+  echo "cli.sh: FAIL: $*"
+  fails=$((fails + 1))
+}
+ok() { checks=$((checks + 1)); }
+
+# The JSON checker: python3, else node, else none (the checks are skipped).
+if command -v python3 >/dev/null 2>&1; then
+  json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)'; }
+  json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+elif command -v node >/dev/null 2>&1; then
+  json_ok() { node -e 'JSON.parse(require("fs").readFileSync(0,"utf8"))'; }
+  json_get() { node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")); console.log(eval(process.argv[1]))' "$1"; }
+else
+  json_ok() { cat >/dev/null; }
+  json_get() { cat >/dev/null; echo SKIP; }
+  echo "cli.sh: NOTE: neither python3 nor node found; JSON is not parsed"
+fi
+
+# run EXPECT CMD...: runs mlsgatectl; EXPECT is 0 (success) or "fail".
+# Output in $tmp/out, errors in $tmp/err.
+run() {
+  expect=$1
+  shift
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  if [ "$expect" = 0 ]; then
+    if [ $rc -ne 0 ]; then
+      fail "mlsgatectl $* exited $rc: $(cat "$tmp/err")"
+      return 1
+    fi
+  else
+    if [ $rc -eq 0 ]; then
+      fail "mlsgatectl $* succeeded, expected a failure"
+      return 1
+    fi
+    if [ ! -s "$tmp/err" ]; then
+      fail "mlsgatectl $* failed without a message"
+      return 1
+    fi
+  fi
+  ok
+  return 0
+}
+
+# store_state DIR: the store's files and the hash of its data.
+store_state() {
+  (cd "$1" 2>/dev/null && ls -A && cat data.mdb 2>/dev/null | cksum) 2>&1
+}
+
+# bad EXPECTED_MESSAGE_PART CMD...: fails, says so, changes nothing.
+bad() {
+  want=$1
+  shift
+  before=$(store_state var)
+  if run fail "$@"; then
+    grep -qi -- "$want" "$tmp/err" ||
+      fail "mlsgatectl $*: message '$(cat "$tmp/err")' lacks '$want'"
+  fi
+  after=$(store_state var)
+  [ "$before" = "$after" ] || fail "mlsgatectl $* changed the store"
+  [ ! -s "$tmp/out" ] || fail "mlsgatectl $* printed to stdout on failure"
+}
+
+expect_out() {
+  grep -q -- "$1" "$tmp/out" || fail "$2: output lacks '$1': $(cat "$tmp/out")"
+}
+
+now=$(date +%s)
+
+# ---------------------------------------------------------------- init
+bad "no store" identity list
+[ ! -e var ] || fail "a command without a store created ./var"
+
+run 0 init
+expect_out "initialized store ./var" "init"
+[ -f var/kek ] || fail "init made no var/kek"
+mode=$(stat -c %a var/kek 2>/dev/null || stat -f %Lp var/kek)
+[ "$mode" = 600 ] || fail "var/kek has mode $mode, not 600"
+bad "already" init
+
+# A second store, in JSON, with a KEK kept elsewhere that already exists.
+head -c 32 /dev/urandom >"$tmp/kek-b"
+chmod 600 "$tmp/kek-b"
+run 0 --json --store "$tmp/b" --kek "$tmp/kek-b" init
+json_ok <"$tmp/out" || fail "init --json: not JSON"
+[ "$(json_get 'd["kek_created"]' <"$tmp/out")" != True ] ||
+  fail "init reported creating an existing KEK"
+[ ! -e "$tmp/b/kek" ] || fail "init with --kek made a kek in the store"
+run 0 --store "$tmp/b" --kek "$tmp/kek-b" identity list
+
+# ---------------------------------------------------------- identities
+run 0 identity create acme --suite 1 --rotate-every 90d
+expect_out "created identity acme" "identity create"
+run 0 identity create beta --suite 2 --rotate-every 12h
+run 0 identity create gamma --suite 0x0003
+run 0 --json identity create delta --suite 7 --rotate-every 3600s
+json_ok <"$tmp/out" || fail "identity create --json: not JSON"
+[ "$(json_get 'd["rotate_every"]' <"$tmp/out")" = 3600 ] ||
+  fail "delta: rotate_every is not 3600"
+
+run 0 identity list
+for n in acme beta gamma delta; do expect_out "^$n " "identity list"; done
+run 0 identity list --json # global options after the command too
+json_ok <"$tmp/out" || fail "identity list --json: not JSON"
+[ "$(json_get 'len(d["identities"])' <"$tmp/out")" = 4 ] ||
+  [ "$(json_get 'd["identities"].length' <"$tmp/out")" = 4 ] ||
+  [ "$(json_get 1 <"$tmp/out")" = SKIP ] || fail "identity list --json: not 4"
+
+run 0 identity show acme
+expect_out "suite    1 (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)" "show"
+expect_out "v1 .* active" "show"
+v1=$(awk '$1 == "v1" { print $2 }' "$tmp/out")
+[ ${#v1} -eq 32 ] || fail "no 32-digit key ID for v1: '$v1'"
+
+run 0 identity rotate acme
+expect_out "v2 .* active" "rotate"
+run 0 --json identity rotate acme
+json_ok <"$tmp/out" || fail "identity rotate --json: not JSON"
+run 0 identity show acme
+expect_out "v1 .* retired" "show after rotate"
+expect_out "v2 .* retired" "show after rotate"
+expect_out "v3 .* active" "show after rotate"
+v3=$(awk '$1 == "v3" { print $2 }' "$tmp/out")
+
+run 0 identity revoke acme "$v1"
+expect_out "revoked key $v1" "revoke"
+run 0 --json identity show acme
+json_ok <"$tmp/out" || fail "identity show --json: not JSON"
+run 0 identity show acme
+expect_out "v1 .* revoked" "show after revoke"
+expect_out "v3 .* active" "show after revoke"
+# Revoking the active key makes a new one active.
+run 0 identity revoke acme "$v3"
+run 0 identity show acme
+expect_out "v3 .* revoked" "show after revoking the active key"
+expect_out "v4 .* active" "show after revoking the active key"
+
+run 0 identity rotate-due
+expect_out "rotated 0 identities" "rotate-due now"
+MLSGATE_NOW=$((now + 13 * 3600)) run 0 identity rotate-due
+expect_out "rotated 2 identities" "rotate-due in 13 hours (beta, delta)"
+MLSGATE_NOW=$((now + 13 * 3600)) run 0 --json identity rotate-due
+json_ok <"$tmp/out" || fail "rotate-due --json: not JSON"
+[ "$(json_get 'd["rotated"]' <"$tmp/out")" != 0 ] || true
+run 0 identity show beta
+expect_out "v2 .* active" "beta rotated"
+run 0 identity show gamma
+expect_out "rotate   on demand only" "gamma"
+
+# -------------------------------------------------------- key packages
+run 0 keypackages generate acme --count 3
+[ "$(grep -c '^[0-9a-f]\{64\}$' "$tmp/out")" = 3 ] ||
+  fail "keypackages generate: not 3 refs: $(cat "$tmp/out")"
+run 0 --json keypackages generate acme --count 2 --last-resort
+json_ok <"$tmp/out" || fail "keypackages generate --json: not JSON"
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c '
+import base64, json, sys
+d = json.load(sys.stdin)
+assert d["identity"] == "acme" and d["last_resort"] is True, d
+assert len(d["key_packages"]) == 2, d
+for kp in d["key_packages"]:
+    assert len(bytes.fromhex(kp["ref"])) == 32
+    b = base64.b64decode(kp["key_package"], validate=True)
+    assert b[:4] == b"\x00\x01\x00\x05", b[:4]  # MLSMessage, mls_key_package
+' <"$tmp/out" || fail "keypackages generate --json: wrong content"
+fi
+run 0 keypackages stats acme
+expect_out "unused       5" "stats"
+expect_out "valid now    5" "stats"
+expect_out "last resort  2" "stats"
+MLSGATE_NOW=$((now + 91 * 86400)) run 0 --json keypackages stats acme
+json_ok <"$tmp/out" || fail "keypackages stats --json: not JSON"
+[ "$(json_get 'd["valid"]' <"$tmp/out")" = 0 ] ||
+  [ "$(json_get 1 <"$tmp/out")" = SKIP ] || fail "stats in 91 days: valid != 0"
+
+# ----------------------------------------------------------- bad input
+bad "no store" --store "$tmp/none" identity list
+[ ! -e "$tmp/none" ] || fail "a command created a missing store"
+bad "no store" --store "$tmp/none" keypackages stats acme
+head -c 32 /dev/urandom >"$tmp/wrong-kek"
+chmod 600 "$tmp/wrong-kek"
+bad "KEK" --kek "$tmp/wrong-kek" identity list
+bad "KEK" --kek "$tmp/wrong-kek" identity create new --suite 1
+bad "KEK" --kek "$tmp/missing-kek" identity list
+cp var/kek "$tmp/open-kek"
+chmod 644 "$tmp/open-kek"
+bad "KEK" --kek "$tmp/open-kek" identity list
+head -c 16 /dev/urandom >"$tmp/short-kek"
+chmod 600 "$tmp/short-kek"
+bad "KEK" --kek "$tmp/short-kek" identity list
+
+bad "no identity 'nobody'" identity show nobody
+bad "no identity 'nobody'" identity rotate nobody
+bad "no identity 'nobody'" keypackages generate nobody --count 1
+bad "no identity 'nobody'" keypackages stats nobody
+bad "no identity 'nobody'" identity revoke nobody "$v1"
+bad "already revoked" identity revoke acme "$v1"
+bad "no identity 'acme' with key" identity revoke acme 00000000000000000000000000000000
+bad "bad key ID" identity revoke acme 1234
+bad "already exists" identity create acme --suite 1
+bad "invalid identity name" identity create "a b" --suite 1
+bad "invalid identity name" identity show ../etc
+
+bad "cipher suite" identity create new --suite 9
+bad "cipher suite" identity create new --suite 0
+bad "cipher suite" identity create new --suite abc
+bad "cipher suite" identity create new --suite -1
+bad "usage" identity create new
+bad "duration" identity create new --suite 1 --rotate-every 10x
+bad "duration" identity create new --suite 1 --rotate-every 0d
+bad "duration" identity create new --suite 1 --rotate-every d
+bad "duration" identity create new --suite 1 --rotate-every 90
+bad "duration" identity create new --suite 1 --rotate-every 99999999999d
+
+bad "count" keypackages generate acme --count 0
+bad "count" keypackages generate acme --count many
+bad "usage" keypackages generate acme
+bad "unknown option" keypackages generate acme --count 1 --bogus
+bad "unknown command" identity frobnicate
+bad "unknown command" frobnicate
+bad "unexpected argument" identity list extra
+bad "needs a value" identity list --store
+bad "given twice" --json --store var identity list --store var
+
+# The store still works and holds what it held.
+run 0 keypackages stats acme
+expect_out "unused       5" "stats after the bad input"
+run 0 identity list
+[ "$(wc -l <"$tmp/out")" -eq 4 ] || fail "identity list after the bad input"
+
+echo "cli.sh: $checks commands run, $fails failure(s)"
+[ $fails -eq 0 ]
