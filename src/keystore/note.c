@@ -248,8 +248,13 @@ static int parse_key_parts(mg_note_verifier *v, uint8_t key[32], const char *s,
   rc = mg_base64_decode(raw, sizeof(raw), &raw_len, rest + p2 + 1,
                         rest_len - p2 - 1);
   if (rc == MG_ERR_BUFFER_TOO_SMALL) {
-    /* Longer material: another signature type or a malformed key. */
-    return MG_ERR_UNSUPPORTED;
+    /* Longer material: another signature type, or an Ed25519 key of the
+     * wrong length (the type is the first byte: the first 4 characters). */
+    uint8_t head[3];
+    size_t head_len = 0;
+    rc = mg_base64_decode(head, sizeof(head), &head_len, rest + p2 + 1, 4);
+    return rc == 0 && head[0] != MG_NOTE_SIG_ED25519 ? MG_ERR_UNSUPPORTED
+                                                      : MG_ERR_DECODE;
   }
   MG_ENSURE(rc == 0, MG_ERR_DECODE);
   MG_ENSURE(raw_len >= 1, MG_ERR_DECODE);
@@ -602,10 +607,13 @@ static int next_line(const char *s, size_t len, size_t *pos, const char **line,
 
 static int parse_hash_b64(uint8_t out[MG_TLOG_HASH_LEN], const char *s,
                           size_t len) {
+  /* 44 characters are 31, 32 or 33 bytes depending on the padding. */
+  uint8_t buf[MG_BASE64_DECODED_MAX(MG_BASE64_ENCODED_LEN(MG_TLOG_HASH_LEN))];
   size_t n = 0;
   MG_ENSURE(len == MG_BASE64_ENCODED_LEN(MG_TLOG_HASH_LEN), MG_ERR_BASE64);
-  MG_GUARD(mg_base64_decode(out, MG_TLOG_HASH_LEN, &n, s, len));
+  MG_GUARD(mg_base64_decode(buf, sizeof(buf), &n, s, len));
   MG_ENSURE(n == MG_TLOG_HASH_LEN, MG_ERR_BASE64);
+  memcpy(out, buf, MG_TLOG_HASH_LEN);
   return 0;
 }
 
