@@ -1,0 +1,408 @@
+/*
+ * Tests for the audit log (src/keystore/audit.c, audit_verify.c): entries
+ * appended in transactions, the stored Merkle tree against one rebuilt from
+ * the entries, inclusion and consistency proofs, signed checkpoints that
+ * always extend the previous one, keyed content hashes, and the offline
+ * verification of an export, which names the entry that was altered,
+ * removed or reordered.
+ */
+#define _GNU_SOURCE /* memmem, strndup, getline */
+#include "config.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/hex.h"
+#include "crypto/crypto.h"
+#include "keystore/audit.h"
+#include "keystore/keystore.h"
+#include "keystore/kv.h"
+#include "keystore/note.h"
+#include "keystore/tlog.h"
+
+static char dir[256];
+static char kek[300];
+
+static mg_keystore *open_store(void) {
+  mg_keystore *ks = NULL;
+  mg_ks_options o;
+  ck_assert_int_eq(mg_crypto_init(), 0);
+  snprintf(dir, sizeof(dir), "/tmp/mg-audit-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(kek, sizeof(kek), "%s/kek", dir);
+  ck_assert_int_eq(mg_kv_kek_generate(kek), 0);
+  memset(&o, 0, sizeof(o));
+  o.dir = dir;
+  o.kek_path = kek;
+  o.kek_fd = -1;
+  o.create = 1;
+  ck_assert_int_eq(mg_ks_open(&ks, &o), 0);
+  return ks;
+}
+
+static void remove_store(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void append_n(mg_keystore *ks, int n, int with_content) {
+  mg_ks_ctx ctx = {"test", 1800000000};
+  for (int i = 0; i < n; i++) {
+    mg_ks_audit a;
+    char obj[32];
+    uint8_t kid[1][MG_KS_KEY_ID_LEN];
+    memset(kid, i & 0xff, sizeof(kid));
+    snprintf(obj, sizeof(obj), "conv-%d", i);
+    memset(&a, 0, sizeof(a));
+    a.action = "test.op";
+    a.object = obj;
+    a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])kid;
+    a.num_key_ids = 1;
+    if (with_content) {
+      a.content = (const uint8_t *)"123456";
+      a.content_len = 6;
+    }
+    a.result = (i % 7 == 3) ? MG_ERR_CONFLICT : 0;
+    ck_assert_int_eq(mg_ks_audit_record(ks, &ctx, &a), 0);
+  }
+}
+
+/* Rebuilds the tree from the stored entries. */
+typedef struct rebuild {
+  mg_tlog_memtree t;
+  uint64_t n;
+} rebuild;
+
+static int rebuild_fn(void *arg, uint64_t seq, const char *entry,
+                      size_t entry_len, const uint8_t leaf[MG_TLOG_HASH_LEN]) {
+  rebuild *r = arg;
+  uint8_t h[MG_TLOG_HASH_LEN];
+  ck_assert_uint_eq(seq, r->n);
+  ck_assert_int_eq(mg_tlog_leaf_hash(h, (const uint8_t *)entry, entry_len), 0);
+  ck_assert_mem_eq(h, leaf, MG_TLOG_HASH_LEN);
+  /* Canonical JSON: no plaintext, keyed hash when content was given. */
+  ck_assert_ptr_null(memmem(entry, entry_len, "123456", 6));
+  ck_assert_int_eq(mg_tlog_memtree_append(&r->t, h), 0);
+  r->n++;
+  return 0;
+}
+
+static void open_checkpoint(mg_keystore *ks, const char *note, size_t len,
+                            mg_checkpoint *cp) {
+  char *vk = NULL;
+  mg_note_verifier v;
+  ck_assert_int_eq(mg_ks_audit_verifier(ks, &vk), 0);
+  ck_assert_int_eq(mg_note_verifier_parse(&v, vk, strlen(vk)), 0);
+  ck_assert_int_eq(mg_checkpoint_open(cp, note, len, v.name, v.name_len, &v, 1),
+                   0);
+  free(vk);
+}
+
+START_TEST(test_tree_proofs_checkpoints) {
+  mg_keystore *ks = open_store();
+  mg_ks_ctx ctx = {"test", 1800000000};
+  append_n(ks, 300, 1);
+  char *n1 = NULL, *n2 = NULL;
+  size_t l1 = 0, l2 = 0;
+  uint64_t s1 = 0, s2 = 0;
+  ck_assert_int_eq(mg_ks_audit_checkpoint(ks, &ctx, &n1, &l1, &s1), 0);
+  ck_assert_uint_eq(s1, 300);
+  append_n(ks, 77, 0);
+  ck_assert_int_eq(mg_ks_audit_checkpoint(ks, &ctx, &n2, &l2, &s2), 0);
+  /* 300 + the first checkpoint's own entry + 77. */
+  ck_assert_uint_eq(s2, 378);
+  mg_checkpoint c1, c2;
+  open_checkpoint(ks, n1, l1, &c1);
+  open_checkpoint(ks, n2, l2, &c2);
+
+  rebuild r;
+  memset(&r, 0, sizeof(r));
+  mg_tlog_memtree_init(&r.t);
+  uint64_t size = 0;
+  ck_assert_int_eq(mg_ks_audit_entries(ks, 0, UINT64_MAX, rebuild_fn, &r, &size),
+                   0);
+  ck_assert_uint_eq(size, 379); /* and the second checkpoint's entry */
+  uint8_t root[MG_TLOG_HASH_LEN];
+  ck_assert_int_eq(mg_tlog_root(root, mg_tlog_memtree_get, &r.t, 300), 0);
+  ck_assert_mem_eq(root, c1.root, MG_TLOG_HASH_LEN);
+  ck_assert_int_eq(mg_tlog_root(root, mg_tlog_memtree_get, &r.t, 378), 0);
+  ck_assert_mem_eq(root, c2.root, MG_TLOG_HASH_LEN);
+
+  /* Inclusion proofs from the store verify against the signed roots. */
+  for (uint64_t i = 0; i < 378; i += 13) {
+    mg_tlog_proof p;
+    uint8_t leaf[MG_TLOG_HASH_LEN];
+    ck_assert_int_eq(mg_tlog_memtree_get(&r.t, 0, i, leaf), 0);
+    ck_assert_int_eq(mg_ks_audit_prove_inclusion(ks, i, 378, &p), 0);
+    ck_assert_int_eq(mg_tlog_verify_inclusion(leaf, i, 378, &p, c2.root), 0);
+    if (i < 300) {
+      ck_assert_int_eq(mg_ks_audit_prove_inclusion(ks, i, 300, &p), 0);
+      ck_assert_int_eq(mg_tlog_verify_inclusion(leaf, i, 300, &p, c1.root), 0);
+    }
+  }
+  mg_tlog_proof cpf;
+  ck_assert_int_eq(mg_ks_audit_prove_consistency(ks, 300, 378, &cpf), 0);
+  ck_assert_int_eq(mg_tlog_verify_consistency(300, 378, &cpf, c1.root, c2.root),
+                   0);
+  /* Proofs beyond the log are refused. */
+  ck_assert_int_eq(mg_ks_audit_prove_inclusion(ks, 5, 100000, &cpf),
+                   MG_ERR_NOT_FOUND);
+  mg_tlog_memtree_cleanup(&r.t);
+  free(n1);
+  free(n2);
+  mg_ks_close(ks);
+  remove_store();
+}
+END_TEST
+
+/* The content hash is keyed: the same code gives different hashes in two
+ * stores and none equals a plain SHA-256 of it. */
+static int grab_fn(void *arg, uint64_t seq, const char *entry, size_t len,
+                   const uint8_t leaf[MG_TLOG_HASH_LEN]) {
+  (void)seq;
+  (void)leaf;
+  char **out = arg;
+  *out = strndup(entry, len);
+  return 1;
+}
+
+START_TEST(test_keyed_content_hash) {
+  char *e1 = NULL, *e2 = NULL;
+  mg_keystore *ks = open_store();
+  append_n(ks, 1, 1);
+  ck_assert_int_eq(mg_ks_audit_entries(ks, 0, 1, grab_fn, &e1, NULL), 0);
+  mg_ks_close(ks);
+  remove_store();
+  ks = open_store();
+  append_n(ks, 1, 1);
+  ck_assert_int_eq(mg_ks_audit_entries(ks, 0, 1, grab_fn, &e2, NULL), 0);
+  mg_ks_close(ks);
+  remove_store();
+  json_t *j1 = json_loads(e1, 0, NULL), *j2 = json_loads(e2, 0, NULL);
+  const char *h1 = json_string_value(json_object_get(j1, "content_hmac"));
+  const char *h2 = json_string_value(json_object_get(j2, "content_hmac"));
+  ck_assert_ptr_nonnull(h1);
+  ck_assert_ptr_nonnull(h2);
+  ck_assert_str_ne(h1, h2);
+  uint8_t d[32];
+  char hx[65];
+  ck_assert_int_eq(mg_sha256.digest(&mg_sha256, d, (const uint8_t *)"123456", 6),
+                   0);
+  mg_hex_encode(hx, d, 32);
+  ck_assert_str_ne(h1, hx);
+  ck_assert_str_eq(json_string_value(json_object_get(j1, "action")), "test.op");
+  json_decref(j1);
+  json_decref(j2);
+  free(e1);
+  free(e2);
+}
+END_TEST
+
+/* ------------------------------------------------------ export/verify */
+
+typedef struct lines {
+  char **v;
+  size_t n;
+} lines;
+
+static lines read_lines(const char *path) {
+  lines l = {NULL, 0};
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t r;
+  ck_assert_ptr_nonnull(f);
+  while ((r = getline(&buf, &cap, f)) > 0) {
+    l.v = realloc(l.v, (l.n + 1) * sizeof(*l.v));
+    l.v[l.n++] = strndup(buf, (size_t)r);
+  }
+  free(buf);
+  fclose(f);
+  return l;
+}
+
+static void write_lines(const char *path, const lines *l) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->v[i] != NULL) {
+      fputs(l->v[i], f);
+    }
+  }
+  fclose(f);
+}
+
+static void free_lines(lines *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->v[i]);
+  }
+  free(l->v);
+}
+
+static mg_audit_verify_result verify_file(const char *path, const char *vk,
+                                          const char *since) {
+  mg_audit_verify_result res;
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(mg_audit_verify(f, vk, since, since ? strlen(since) : 0,
+                                   &res),
+                   0);
+  fclose(f);
+  return res;
+}
+
+/* Replaces the "entry" of export line |i| (entry seq i-1) with a version
+ * whose action is changed; |fix_hash| also recomputes its leaf_hash. */
+static void alter_entry(lines *l, size_t i, int fix_hash) {
+  json_t *o = json_loads(l->v[i], 0, NULL);
+  ck_assert_ptr_nonnull(o);
+  json_t *e = json_loads(json_string_value(json_object_get(o, "entry")), 0, NULL);
+  json_object_set_new(e, "action", json_string("test.forged"));
+  char *es = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+  json_object_set_new(o, "entry", json_string(es));
+  if (fix_hash) {
+    uint8_t h[MG_TLOG_HASH_LEN];
+    char hx[65];
+    ck_assert_int_eq(mg_tlog_leaf_hash(h, (const uint8_t *)es, strlen(es)), 0);
+    mg_hex_encode(hx, h, 32);
+    json_object_set_new(o, "leaf_hash", json_string(hx));
+  }
+  char *ls = json_dumps(o, JSON_COMPACT);
+  free(l->v[i]);
+  size_t n = strlen(ls);
+  l->v[i] = malloc(n + 2);
+  memcpy(l->v[i], ls, n);
+  l->v[i][n] = '\n';
+  l->v[i][n + 1] = '\0';
+  free(ls);
+  free(es);
+  json_decref(e);
+  json_decref(o);
+}
+
+START_TEST(test_export_verify) {
+  mg_keystore *ks = open_store();
+  mg_ks_ctx ctx = {"auditor", 1800000000};
+  char path[400], path2[400];
+  char *vk = NULL, *early = NULL;
+  size_t early_len = 0;
+  append_n(ks, 40, 1);
+  ck_assert_int_eq(mg_ks_audit_checkpoint(ks, &ctx, &early, &early_len, NULL), 0);
+  append_n(ks, 60, 0);
+  snprintf(path, sizeof(path), "%s/export.jsonl", dir);
+  snprintf(path2, sizeof(path2), "%s/export2.jsonl", dir);
+  FILE *f = fopen(path, "w");
+  uint64_t n = 0;
+  ck_assert_int_eq(mg_ks_audit_export(ks, &ctx, f, &n), 0);
+  fclose(f);
+  ck_assert_uint_eq(n, 101);
+  ck_assert_int_eq(mg_ks_audit_verifier(ks, &vk), 0);
+
+  mg_audit_verify_result res = verify_file(path, vk, NULL);
+  ck_assert_msg(res.ok, "%s", res.reason);
+  ck_assert_uint_eq(res.size, 101);
+  res = verify_file(path, vk, early);
+  ck_assert_msg(res.ok, "%s", res.reason);
+
+  lines l = read_lines(path);
+  ck_assert_uint_eq(l.n, 102);
+  /* An altered entry is named. */
+  {
+    lines m = read_lines(path);
+    alter_entry(&m, 1 + 57, 0);
+    write_lines(path2, &m);
+    res = verify_file(path2, vk, NULL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(res.bad_entry, 57);
+    free_lines(&m);
+  }
+  /* Altered with its leaf hash recomputed: detected (not nameable). */
+  {
+    lines m = read_lines(path);
+    alter_entry(&m, 1 + 20, 1);
+    write_lines(path2, &m);
+    res = verify_file(path2, vk, NULL);
+    ck_assert(!res.ok);
+    /* ... and with the earlier checkpoint, it is inside its prefix. */
+    res = verify_file(path2, vk, early);
+    ck_assert(!res.ok);
+    free_lines(&m);
+  }
+  /* A removed entry is named. */
+  {
+    lines m = read_lines(path);
+    free(m.v[1 + 33]);
+    m.v[1 + 33] = NULL;
+    write_lines(path2, &m);
+    res = verify_file(path2, vk, NULL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(res.bad_entry, 33);
+    free_lines(&m);
+  }
+  /* Reordered entries are named. */
+  {
+    lines m = read_lines(path);
+    char *t = m.v[1 + 70];
+    m.v[1 + 70] = m.v[1 + 71];
+    m.v[1 + 71] = t;
+    write_lines(path2, &m);
+    res = verify_file(path2, vk, NULL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(res.bad_entry, 70);
+    free_lines(&m);
+  }
+  /* The tail dropped. */
+  {
+    lines m = read_lines(path);
+    free(m.v[m.n - 1]);
+    m.v[m.n - 1] = NULL;
+    write_lines(path2, &m);
+    res = verify_file(path2, vk, NULL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(res.bad_entry, 100);
+    free_lines(&m);
+  }
+  /* Another store's key does not verify it. */
+  {
+    char *vk2 = NULL;
+    mg_ks_close(ks);
+    char keep[256];
+    snprintf(keep, sizeof(keep), "%s", dir);
+    mg_keystore *ks2 = open_store();
+    ck_assert_int_eq(mg_ks_audit_verifier(ks2, &vk2), 0);
+    mg_ks_close(ks2);
+    remove_store();
+    snprintf(dir, sizeof(dir), "%s", keep);
+    res = verify_file(path, vk2, NULL);
+    ck_assert(!res.ok);
+    free(vk2);
+    ks = NULL;
+  }
+  free_lines(&l);
+  free(vk);
+  free(early);
+  mg_ks_close(ks);
+  remove_store();
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("audit");
+  TCase *tc = tcase_create("audit");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_tree_proofs_checkpoints);
+  tcase_add_test(tc, test_keyed_content_hash);
+  tcase_add_test(tc, test_export_verify);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
