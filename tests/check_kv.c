@@ -28,10 +28,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/secmem.h"
@@ -936,6 +939,141 @@ START_TEST(test_map_growth) {
 }
 END_TEST
 
+/* Readers in other threads while the writer grows the map: the remap
+ * waits for them, and they never see a torn or missing record. */
+typedef struct {
+  mg_kv *kv;
+  atomic_int stop;
+  atomic_int reads;
+  atomic_int err;
+} reader_ctx;
+
+static const uint8_t fixed_pt[] = "a record every reader checks";
+
+static int reader_fn(mg_kv_txn *t, void *varg) {
+  uint64_t *last = varg;
+  uint8_t *pt = NULL;
+  size_t pt_len = 0;
+  uint64_t ver = 0;
+  uint64_t n = 0;
+  int rc = mg_kv_get_sealed(t, MG_KV_GROUPS, (const uint8_t *)"fixed", 5, &ver,
+                            &pt, &pt_len);
+  if (rc == 0 && (ver != 9 || pt_len != sizeof(fixed_pt) ||
+                  memcmp(pt, fixed_pt, pt_len) != 0)) {
+    rc = MG_ERR_INTERNAL;
+  }
+  mg_free_secret(pt, pt_len);
+  if (rc == 0) {
+    rc = mg_kv_count(t, MG_KV_AUDIT, &n);
+  }
+  /* Snapshots only move forward, by whole transactions of 4 records. */
+  if (rc == 0 && (n < *last || n % 4 != 0)) {
+    rc = MG_ERR_INTERNAL;
+  }
+  *last = n;
+  return rc;
+}
+
+static void *reader_thread(void *varg) {
+  reader_ctx *c = varg;
+  uint64_t last = 0;
+  while (!atomic_load(&c->stop)) {
+    int rc = mg_kv_read(c->kv, reader_fn, &last);
+    if (rc != 0) {
+      atomic_store(&c->err, rc);
+      break;
+    }
+    atomic_fetch_add(&c->reads, 1);
+  }
+  return NULL;
+}
+
+START_TEST(test_growth_with_readers) {
+  mg_kv *kv = NULL;
+  mg_kv_options o = opts(1);
+  o.map_size = 64 << 10;
+  ck_assert_int_eq(mg_kv_open(&kv, &o), 0);
+  sealed_arg f = {MG_KV_GROUPS, "fixed", 9, fixed_pt, sizeof(fixed_pt)};
+  ck_assert_int_eq(mg_kv_write(kv, put_sealed_fn, &f), 0);
+  reader_ctx c;
+  c.kv = kv;
+  atomic_init(&c.stop, 0);
+  atomic_init(&c.reads, 0);
+  atomic_init(&c.err, 0);
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pthread_create(&th[i], NULL, reader_thread, &c), 0);
+  }
+  /* Valgrind runs one thread at a time: fewer transactions there. */
+  uint32_t num_txns = getenv("MLSGATE_QUICK") != NULL ? 40 : 200;
+  int runs = 0;
+  for (uint32_t i = 0; i < num_txns; i++) {
+    bulk_arg b = {0, i * 4, 4, 5000, 1};
+    ck_assert_int_eq(mg_kv_write(kv, bulk_fn, &b), 0);
+    runs += b.runs;
+  }
+  atomic_store(&c.stop, 1);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+  }
+  ck_assert_msg(atomic_load(&c.err) == 0, "reader: %s",
+                mg_err_name(atomic_load(&c.err)));
+  ck_assert_int_gt(atomic_load(&c.reads), 0);
+  /* 64 KiB -> 4 MiB (1 MiB quick) while they read */
+  ck_assert_int_gt(runs, (int)num_txns);
+  verify_arg va = {num_txns * 4, 5000, 0, num_txns * 4};
+  ck_assert_int_eq(mg_kv_read(kv, bulk_verify_fn, &va), 0);
+  mg_kv_close(kv);
+}
+END_TEST
+
+/* Another process grows the map beyond this one's: this process adopts
+ * the new size (LMDB's MDB_MAP_RESIZED) and goes on reading and writing. */
+START_TEST(test_growth_by_other_process) {
+  mg_kv *kv = open_store(1);
+  mg_kv_close(kv);
+  kv = NULL;
+  int go[2];
+  ck_assert_int_eq(pipe(go), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    /* The child: wait for the parent to open, then write 6 MB. */
+    char c;
+    close(go[1]);
+    mg_kv_options oc = opts(0);
+    mg_kv *ckv = NULL;
+    if (mg_kv_open(&ckv, &oc) != 0 || read(go[0], &c, 1) != 1) {
+      _exit(2);
+    }
+    bulk_arg b = {0, 0, 1500, 4096, 0};
+    int rc = mg_kv_write(ckv, bulk_fn, &b);
+    mg_kv_close(ckv);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  close(go[0]);
+  /* This process maps 64 KiB only. */
+  mg_kv_options o = opts(0);
+  o.map_size = 64 << 10;
+  ck_assert_int_eq(mg_kv_open(&kv, &o), 0);
+  ck_assert_int_eq(put_str(kv, MG_KV_GROUPS, "before", "x"), 0);
+  ck_assert_int_eq((int)write(go[1], "g", 1), 1);
+  close(go[1]);
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  verify_arg va = {1500, 4096, 0, 0};
+  ck_assert_int_eq(mg_kv_read(kv, bulk_verify_fn, &va), 0);
+  ck_assert_int_eq(put_str(kv, MG_KV_GROUPS, "after", "y"), 0);
+  bulk_arg more = {0, 1500, 100, 4096, 1};
+  ck_assert_int_eq(mg_kv_write(kv, bulk_fn, &more), 0);
+  get_eq(kv, MG_KV_GROUPS, "before", "x");
+  get_eq(kv, MG_KV_GROUPS, "after", "y");
+  mg_kv_close(kv);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ KEK */
 
 START_TEST(test_kek_rotate) {
@@ -1135,6 +1273,8 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_map_growth);
+  tcase_add_test(tc, test_growth_with_readers);
+  tcase_add_test(tc, test_growth_by_other_process);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("admin");

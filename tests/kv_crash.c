@@ -19,8 +19,9 @@
  *    may have committed just before the kill, without its ack);
  *  - MG_KV_AUDIT holds exactly the records 1..n, each opening to its
  *    value: nothing acknowledged is lost and no transaction is half there.
- * 30 cycles, stopping early after 15 s.  The seed is printed; set
- * MLSGATE_CRASH_SEED to repeat a run.  Everything happens in a directory
+ * At least 30 cycles and 2000 acknowledged transactions (more cycles when
+ * fsync is slow), stopping after 15 s whatever the count.  The seed is printed;
+ * set MLSGATE_CRASH_SEED to repeat a run.  Everything happens in a directory
  * from mkdtemp under $TMPDIR (or /tmp), removed at the end.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
@@ -44,6 +45,7 @@
 #include "keystore/kv.h"
 
 #define CYCLES 30
+#define MIN_ACKS 2000
 #define MAX_SECONDS 15.0
 #define BIG_FILLER (40u << 10)
 
@@ -336,7 +338,11 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
 
   uint64_t max_ack = 0;
-  for (cycles = 0; cycles < CYCLES && now_s() - t0 < MAX_SECONDS; cycles++) {
+  /* At least CYCLES kills and MIN_ACKS acknowledged transactions (more
+   * cycles when fsync is slow), within MAX_SECONDS. */
+  for (cycles = 0;
+       (cycles < CYCLES || total_acks < MIN_ACKS) && now_s() - t0 < MAX_SECONDS;
+       cycles++) {
     int p[2];
     if (pipe(p) != 0) {
       perror("kv_crash: pipe");

@@ -29,7 +29,9 @@
  * map would not help.
  *
  * Threads and processes.  One mg_kv may be shared by threads.  Transactions
- * on one store must not be nested in a thread (MG_ERR_INVALID_ARG).  A
+ * on one store must not be nested in a thread (MG_ERR_INVALID_ARG), and a
+ * callback must not wait for another thread's transaction (growing the
+ * map waits for every transaction of the process to end).  A
  * process opens a store once (a second mg_kv_open of the same directory is
  * MG_ERR_STORE: LMDB's locks are per process); other processes may open it
  * at the same time, and the backend serializes their writers.

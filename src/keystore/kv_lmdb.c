@@ -546,7 +546,7 @@ int mg_kv_open(mg_kv **out, const mg_kv_options *opt) {
   if (pthread_rwlockattr_init(&attr) != 0) {
     MG_FAIL(MG_ERR_NOMEM);
   }
-#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+#ifdef __GLIBC__ /* an enumerator, not a macro */
   (void)pthread_rwlockattr_setkind_np(
       &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 #endif
