@@ -289,6 +289,53 @@ START_TEST(test_kek_errors) {
 }
 END_TEST
 
+typedef struct {
+  size_t byte;
+  uint8_t mask;
+} wrap_edit;
+
+static int edit_wrap_fn(mg_kv_txn *t, void *varg) {
+  const wrap_edit *e = varg;
+  uint8_t *v = NULL;
+  size_t v_len = 0;
+  int rc = mg_kv_get(t, MG_KV_META, (const uint8_t *)"data_key", 8, &v, &v_len);
+  if (rc == 0) {
+    ck_assert_uint_eq(v_len, 1 + 4 + 24 + 32 + 16);
+    v[e->byte] ^= e->mask;
+    rc = mg_kv_put(t, MG_KV_META, (const uint8_t *)"data_key", 8, v, v_len, 0);
+  }
+  free(v);
+  return rc;
+}
+
+/* The wrapped data key: a flipped byte fails to open (MG_ERR_KEK: it is
+ * what a wrong KEK looks like), an unknown format is MG_ERR_TAMPERED. */
+START_TEST(test_wrapped_key_tampered) {
+  static const struct {
+    wrap_edit e;
+    int want;
+  } cases[] = {{{0, 0x03}, MG_ERR_TAMPERED},
+               {{2, 0x01}, MG_ERR_KEK},
+               {{10, 0x80}, MG_ERR_KEK},
+               {{40, 0x01}, MG_ERR_KEK},
+               {{76, 0x01}, MG_ERR_KEK}};
+  mg_kv *kv = open_store(1);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wrap_edit e = cases[i].e;
+    ck_assert_int_eq(mg_kv_write(kv, edit_wrap_fn, &e), 0);
+    mg_kv_close(kv);
+    kv = NULL;
+    mg_kv_options o = opts(0);
+    ck_assert_msg(mg_kv_open(&kv, &o) == cases[i].want, "case %zu", i);
+    ck_assert_ptr_null(kv);
+    /* Undo it with a fresh store of the same directory name. */
+    snprintf(store_dir, sizeof(store_dir), "%s/store%zu", root, i);
+    kv = open_store(1);
+  }
+  mg_kv_close(kv);
+}
+END_TEST
+
 START_TEST(test_kek_fd) {
   mg_kv *kv = open_store(1);
   ck_assert_int_eq(put_str(kv, MG_KV_IDENTITIES, "x", "y"), 0);
@@ -1188,6 +1235,24 @@ static int dump_fn(mg_kv_txn *t, void *varg) {
   return 0;
 }
 
+/* A restored file that is not a store: the open fails closed. */
+START_TEST(test_restore_garbage) {
+  char bk[3900];
+  char dir[3900];
+  uint8_t junk[8192];
+  path_in_root(bk, sizeof(bk), "junk.mdb");
+  path_in_root(dir, sizeof(dir), "junkstore");
+  memset(junk, 0x5a, sizeof(junk));
+  write_file(bk, junk, sizeof(junk), 0600);
+  ck_assert_int_eq(mg_kv_restore(bk, dir), 0);
+  snprintf(store_dir, sizeof(store_dir), "%s", dir);
+  mg_kv *kv = NULL;
+  mg_kv_options o = opts(0);
+  ck_assert_int_eq(mg_kv_open(&kv, &o), MG_ERR_STORE);
+  ck_assert_ptr_null(kv);
+}
+END_TEST
+
 START_TEST(test_backup_restore) {
   mg_kv *kv = NULL;
   mg_kv_options o = opts(1);
@@ -1253,6 +1318,7 @@ int main(void) {
   tcase_add_test(tc, test_kek_errors);
   tcase_add_test(tc, test_kek_fd);
   tcase_add_test(tc, test_schema);
+  tcase_add_test(tc, test_wrapped_key_tampered);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("records");
@@ -1283,6 +1349,7 @@ int main(void) {
   tcase_add_test(tc, test_kek_rotate);
   tcase_add_test(tc, test_kek_generate);
   tcase_add_test(tc, test_backup_restore);
+  tcase_add_test(tc, test_restore_garbage);
   suite_add_tcase(s, tc);
 
   SRunner *sr = srunner_create(s);

@@ -575,6 +575,10 @@ int mg_kv_open(mg_kv **out, const mg_kv_options *opt) {
   if (mrc != 0) {
     MG_FAIL(ks_err(mrc));
   }
+  /* MG_KV_MAX_KEY_LEN is the default of LMDB's build-time MDB_MAXKEYSIZE. */
+  if (mdb_env_get_maxkeysize(kv->env) < MG_KV_MAX_KEY_LEN) {
+    MG_FAIL(MG_ERR_STORE);
+  }
 
   mrc = mdb_txn_begin(kv->env, NULL, 0, &txn);
   if (mrc != 0) {
