@@ -1,12 +1,19 @@
 #!/bin/sh
-# Cross-check of the audit log's Merkle proofs and signed checkpoints against
-# an independent implementation: sigstore-js (@sigstore/verify, the version
-# pinned by tests/tlog-interop/package-lock.json, installed into the build
-# directory with npm ci).  tests/tlog_interop_gen writes proofs, checkpoints
-# and C2SP tlog proofs made by our code as JSON; tests/tlog-interop/verify.mjs
-# verifies them (and mutations of them, which must fail) with sigstore-js.
-# Consistency proofs have no independent npm verifier; verify.mjs says so and
-# tests/check_tlog covers them.
+# Cross-check of the audit log's Merkle trees, proofs and signed checkpoints
+# against independent implementations.  tests/tlog_interop_gen writes trees,
+# proofs, checkpoints and C2SP tlog proofs made by our code as JSON, then:
+#
+#  1. golang.org/x/mod/sumdb/{tlog,note} (Debian golang-go and
+#     golang-golang-x-mod-dev, GOPATH mode, nothing downloaded) via
+#     tests/tlog-interop/verify.go: roots, inclusion and consistency proofs
+#     equal Go's and pass its checks, Go opens our checkpoints and signs them
+#     to the same bytes.  Without go or the package this part is skipped
+#     with a note (scripts/install-deps.sh does not install them).
+#  2. sigstore-js (@sigstore/verify, the version pinned by
+#     tests/tlog-interop/package-lock.json, installed into the build
+#     directory with npm ci) via tests/tlog-interop/verify.mjs: inclusion
+#     proofs and checkpoint signatures, and mutations that must fail.
+#     sigstore-js has no consistency-proof verifier.
 #
 # Exits 77 (automake's skip) with the reason printed when Node.js >= 20.17 or
 # npm is missing or the packages cannot be installed (no registry, no cache),
@@ -27,6 +34,26 @@ skip() {
   exit 77
 }
 
+gen="$top_builddir/tests/tlog_interop_gen"
+if [ ! -x "$gen" ]; then
+  echo "tlog_interop.sh: FAIL: $gen not built" >&2
+  exit 1
+fi
+
+mkdir -p "$work"
+json="$work/ours.json"
+rm -f "$json"
+"$gen" "$json"
+
+gopath=${MLSGATE_GOPATH:-/usr/share/gocode}
+if command -v go >/dev/null 2>&1 && [ -d "$gopath/src/golang.org/x/mod/sumdb/tlog" ]; then
+  cp "$src/verify.go" "$work/"
+  (cd "$work" && GO111MODULE=off GOPATH="$gopath" GOCACHE="$PWD/gocache" \
+     GOFLAGS= GOPROXY=off go run verify.go ours.json)
+else
+  echo "tlog_interop.sh: NOTE: golang.org/x/mod/sumdb part not run (needs the Debian packages golang-go and golang-golang-x-mod-dev); consistency proofs then have no independent check here"
+fi
+
 command -v node >/dev/null 2>&1 || skip "node not found (scripts/install-deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || skip "npm not found (scripts/install-deps.sh installs it)"
 # @sigstore/verify 3.1.1 declares node ^20.17.0 || >=22.9.0.
@@ -37,12 +64,6 @@ minor=${rest%%.*}
 if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 17 ]; } ||
    { [ "$major" -eq 22 ] && [ "$minor" -lt 9 ]; } || [ "$major" -eq 21 ]; then
   skip "Node.js $ver is too old for @sigstore/verify (needs ^20.17 or >= 22.9)"
-fi
-
-gen="$top_builddir/tests/tlog_interop_gen"
-if [ ! -x "$gen" ]; then
-  echo "tlog_interop.sh: FAIL: $gen not built" >&2
-  exit 1
 fi
 
 mkdir -p "$work"
@@ -57,7 +78,4 @@ if ! cmp -s "$work/package-lock.json" "$work/node_modules/.mlsgate-lock" 2>/dev/
   cp "$work/package-lock.json" "$work/node_modules/.mlsgate-lock"
 fi
 
-json="$work/ours.json"
-rm -f "$json"
-"$gen" "$json"
 node "$work/verify.mjs" "$json"

@@ -9,7 +9,9 @@
  * signed by a fixed Ed25519 key named after the origin.  Trees of every size
  * 1..40 carry every inclusion and consistency proof; sizes 100, 1000, 4097
  * and 5000 carry a sample.  Every tree has its signed checkpoint and one
- * C2SP tlog proof per inclusion proof.  No Check: a failure is an exit 1.
+ * C2SP tlog proof per inclusion proof.  The signer key string is included
+ * (a test key from a fixed seed) so that a checker can sign the same
+ * checkpoints.  No Check: a failure is an exit 1.
  */
 #include "config.h"
 
@@ -20,7 +22,6 @@
 
 #include "common/base64.h"
 #include "common/codec.h"
-#include "common/hex.h"
 #include "crypto/crypto.h"
 #include "keystore/note.h"
 #include "keystore/tlog.h"
@@ -186,6 +187,15 @@ int main(int argc, char **argv) {
   json_object_set_new(root, "vkey", json_stringn((const char *)mg_writer_data(&vk),
                                                  mg_writer_len(&vk)));
   json_object_set_new(root, "public_key", b64(s.v.pub, sizeof(s.v.pub)));
+  /* A test key (fixed seed above): the Go check signs with it too. */
+  mg_writer_cleanup(&vk);
+  if ((rc = mg_writer_init(&vk, 128, 0)) < 0 ||
+      (rc = mg_note_signer_format(&vk, &s)) < 0) {
+    die("skey", rc);
+  }
+  json_object_set_new(root, "signer_key",
+                      json_stringn((const char *)mg_writer_data(&vk),
+                                   mg_writer_len(&vk)));
   json_object_set_new(root, "entries", entries);
   json_object_set_new(root, "trees", trees);
   if (json_dump_file(root, argv[1], JSON_COMPACT) != 0) {

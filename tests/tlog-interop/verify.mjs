@@ -13,10 +13,11 @@
 // The key ID and verifier key string are recomputed here from the spec's
 // formula with node:crypto.
 //
-// Not covered: consistency proofs.  No npm package we found implements RFC
-// 6962/9162 consistency-proof verification (sigstore-js verifies inclusion
-// only); they are checked in tests/check_tlog.c against the RFC's recursive
-// definitions and by exhaustive mutation.
+// Not covered here: consistency proofs.  No npm package we found implements
+// RFC 6962/9162 consistency-proof verification (sigstore-js verifies
+// inclusion only); tests/tlog-interop/verify.go checks them against
+// golang.org/x/mod/sumdb/tlog when its Debian packages are installed, and
+// tests/check_tlog.c against the RFC's recursive definitions.
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
