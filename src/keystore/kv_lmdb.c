@@ -580,8 +580,17 @@ int mg_kv_open(mg_kv **out, const mg_kv_options *opt) {
     MG_FAIL(MG_ERR_STORE);
   }
 
+  /* Another process may grow the map meanwhile: adopt its size (no other
+   * thread can see this environment yet). */
   mrc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+  for (int i = 0; mrc == MDB_MAP_RESIZED && i < KS_MAX_RESIZED; i++) {
+    mrc = mdb_env_set_mapsize(kv->env, 0);
+    if (mrc == 0) {
+      mrc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    }
+  }
   if (mrc != 0) {
+    txn = NULL;
     MG_FAIL(ks_err(mrc));
   }
   if (opt->create) {
