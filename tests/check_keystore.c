@@ -14,13 +14,17 @@
  *    through the raw interface makes the operation fail with
  *    MG_ERR_TAMPERED, as does a record moved under another key;
  *  - a failed operation (also one failing half-way through its
- *    transaction) leaves every table byte for byte as it was.
+ *    transaction) leaves every table byte for byte as it was, the audit
+ *    log included;
+ *  - each changing operation appends exactly its audit entry (action,
+ *    object, key IDs), reads and leases none.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "config.h"
 
 #include <check.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,8 @@
 #include "crypto/crypto.h"
 #include "crypto/hpke.h"
 #include "crypto/suite.h"
+#include "common/hex.h"
+#include "keystore/audit.h"
 #include "keystore/keystore.h"
 #include "keystore/keystore_int.h"
 #include "keystore/kv.h"
@@ -1458,6 +1464,128 @@ START_TEST(test_transact_atomic) {
 }
 END_TEST
 
+/* ------------------------------------------------------------- audit */
+
+static int count_txn(mg_kv_txn *txn, void *p) {
+  return mg_kv_count(txn, MG_KV_AUDIT, p);
+}
+
+static uint64_t audit_count(void) {
+  uint64_t n = 0;
+  ck_assert_int_eq(mg_kv_read(ks->kv, count_txn, &n), 0);
+  return n;
+}
+
+typedef struct audit_seen {
+  char action[16][32];
+  char object[16][160];
+  size_t num_key_ids[16];
+  char result[16][32];
+  size_t n;
+} audit_seen;
+
+static int audit_seen_fn(void *arg, uint64_t seq, const char *entry,
+                         size_t entry_len,
+                         const uint8_t leaf_hash[MG_TLOG_HASH_LEN]) {
+  audit_seen *a = arg;
+  json_error_t jerr;
+  json_t *j = json_loadb(entry, entry_len, 0, &jerr);
+  (void)seq;
+  (void)leaf_hash;
+  ck_assert_ptr_nonnull(j);
+  ck_assert_uint_lt(a->n, 16);
+  snprintf(a->action[a->n], sizeof(a->action[0]), "%s",
+           json_string_value(json_object_get(j, "action")));
+  snprintf(a->object[a->n], sizeof(a->object[0]), "%s",
+           json_string_value(json_object_get(j, "object")));
+  snprintf(a->result[a->n], sizeof(a->result[0]), "%s",
+           json_string_value(json_object_get(j, "result")));
+  a->num_key_ids[a->n] = json_array_size(json_object_get(j, "key_ids"));
+  ck_assert_str_eq(json_string_value(json_object_get(j, "actor")), "test");
+  a->n++;
+  json_decref(j);
+  return 0;
+}
+
+/* Every operation that changes something appends its audit entry in its
+ * own transaction; reads and leases append none. */
+START_TEST(test_audit_entries) {
+  mg_ks_ctx c = ctx_at(T0);
+  kps gen;
+  mg_ks_identity id;
+  uint64_t n0;
+  size_t due = 0;
+  uint64_t pruned = 0;
+  uint32_t first;
+
+  memset(&gen, 0, sizeof(gen));
+  n0 = audit_count();
+  make_identity("acme", 1, 10, T0);
+  ck_assert_uint_eq(audit_count(), n0 + 1);
+  ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "acme", NULL), 0);
+  ck_assert_uint_eq(audit_count(), n0 + 2);
+  ck_assert_int_eq(mg_ks_identity_get(ks, "acme", &id), 0);
+  ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", id.keys[0].key_id),
+                   0);
+  mg_ks_identity_cleanup(&id);
+  ck_assert_uint_eq(audit_count(), n0 + 3);
+  c.now = T0 + 100;
+  ck_assert_int_eq(mg_ks_identity_rotate_due(ks, &c, &due), 0);
+  ck_assert_uint_eq(due, 1);
+  ck_assert_uint_eq(audit_count(), n0 + 4);
+  ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", 2, 0, collect_kp, &gen),
+                   0);
+  ck_assert_uint_eq(audit_count(), n0 + 5);
+  ck_assert_int_eq(take("acme", gen.ref[0], gen.ref_len[0], T0 + 100, NULL,
+                        NULL),
+                   0);
+  ck_assert_uint_eq(audit_count(), n0 + 6);
+  c.now = T0 + 100 + MLS_KEY_PACKAGE_DEFAULT_VALIDITY + 1;
+  ck_assert_int_eq(mg_ks_kp_prune(ks, &c, &pruned), 0);
+  ck_assert_uint_eq(pruned, 1);
+  ck_assert_uint_eq(audit_count(), n0 + 7);
+  ck_assert_int_eq(group_save("g", MG_KS_EPOCH_NONE, 0, "s"), 0);
+  ck_assert_uint_eq(audit_count(), n0 + 8);
+  ck_assert_int_eq(group_delete("g"), 0);
+  ck_assert_uint_eq(audit_count(), n0 + 9);
+  /* Reads and leases write no entry (the session layer audits the
+   * operation that reserves). */
+  ck_assert_int_eq(lease("g", 0, 1, &first), 0);
+  ck_assert_int_eq(mg_ks_identity_get(ks, "acme", &id), 0);
+  mg_ks_identity_cleanup(&id);
+  ck_assert_uint_eq(audit_count(), n0 + 9);
+
+  /* What they say: action, object, key IDs involved. */
+  {
+    static const char *const actions[] = {
+        "identity.create",     "identity.rotate",     "identity.revoke",
+        "identity.rotate_due", "keypackage.generate", "keypackage.take",
+        "keypackage.prune",    "group.save",          "group.delete"};
+    static const size_t num_ids[] = {1, 2, 1, 2, 1, 1, 0, 0, 0};
+    char take_object[160];
+    audit_seen seen;
+    uint64_t size = 0;
+    memset(&seen, 0, sizeof(seen));
+    memcpy(take_object, "acme/", 5);
+    mg_hex_encode(take_object + 5, gen.ref[0], gen.ref_len[0]);
+    ck_assert_int_eq(mg_ks_audit_entries(ks, n0, UINT64_MAX, audit_seen_fn,
+                                         &seen, &size),
+                     0);
+    ck_assert_uint_eq(size, n0 + 9);
+    ck_assert_uint_eq(seen.n, 9);
+    for (size_t i = 0; i < 9; i++) {
+      ck_assert_str_eq(seen.action[i], actions[i]);
+      ck_assert_str_eq(seen.result[i], "ok");
+      ck_assert_uint_eq(seen.num_key_ids[i], num_ids[i]);
+      ck_assert_str_eq(seen.object[i], i == 5   ? take_object
+                                       : i >= 7 ? "g"
+                                                : "acme");
+    }
+  }
+  kps_free(&gen);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1490,6 +1618,7 @@ int main(void) {
   tcase_add_test(tc, test_tamper_moved);
   tcase_add_test(tc, test_failures_change_nothing);
   tcase_add_test(tc, test_transact_atomic);
+  tcase_add_test(tc, test_audit_entries);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

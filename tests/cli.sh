@@ -91,6 +91,12 @@ expect_out() {
 
 now=$(date +%s)
 
+# ---------------------------------------------------------------- help
+run 0 help
+expect_out "identity rotate-due" "help"
+run 0 identity create --help
+expect_out "usage: mlsgatectl .*identity create NAME --suite N" "identity create --help"
+
 # ---------------------------------------------------------------- init
 bad "no store" identity list
 [ ! -e var ] || fail "a command without a store created ./var"

@@ -1192,6 +1192,15 @@ int main(int argc, char **argv) {
         rest[n++] = argv[k];
       }
     }
+    for (int k = 0; k < n && strcmp(rest[k], "--") != 0; k++) {
+      if (strcmp(rest[k], "-h") == 0 || strcmp(rest[k], "--help") == 0) {
+        printf("usage: mlsgatectl [--store DIR] [--kek FILE] [--json] %s\n"
+               "\n%s\n",
+               cmd->usage, cmd->summary);
+        free(rest);
+        return 0;
+      }
+    }
     ctl_env_finish(&env);
     r = cmd->run_store(&env, n, rest);
     free(rest);

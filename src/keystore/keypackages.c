@@ -23,6 +23,7 @@
 
 #include "common/codec.h"
 #include "common/guard.h"
+#include "common/hex.h"
 #include "common/secmem.h"
 #include "crypto/suite.h"
 #include "keystore/keystore_int.h"
@@ -429,6 +430,7 @@ int mg_ks_kp_take(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
   mls_key_package kp;
   mls_key_package_priv priv;
   mg_ks_audit au;
+  char object[MG_KS_NAME_MAX + 1 + 2 * MG_MAX_HASH_LEN + 1];
   int rc;
 
   MG_ENSURE(ks != NULL && txn != NULL && ctx != NULL && out_kp != NULL &&
@@ -498,9 +500,16 @@ int mg_ks_kp_take(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
   if (!rec.last_resort) {
     MG_CHECK(mg_kv_del(txn, MG_KV_KEY_PACKAGES, key, key_len));
   }
+  /* The object names the package: "identity/ref" (names have no '/'). */
+  {
+    size_t n = strlen(identity);
+    memcpy(object, identity, n);
+    object[n] = '/';
+    mg_hex_encode(object + n + 1, ref, ref_len);
+  }
   memset(&au, 0, sizeof(au));
   au.action = "keypackage.take";
-  au.object = identity;
+  au.object = object;
   au.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN]) & k->key_id;
   au.num_key_ids = 1;
   MG_CHECK(mg_ks_audit_append(ks, txn, ctx, &au, NULL));

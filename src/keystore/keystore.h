@@ -226,10 +226,11 @@ MG_MUST_USE int mg_ks_kp_prune(mg_keystore *ks, const mg_ks_ctx *ctx,
  * the version that signed it) to |out_priv| (cleanup:
  * mls_key_package_priv_cleanup), and deletes it in the same transaction
  * unless it is a last-resort package: a second take is MG_ERR_NOT_FOUND.
- * Audited as "keypackage.take".  On error nothing is written to the
- * outputs.  Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no such
- * identity or package, or its signing key was revoked), MG_ERR_TAMPERED,
- * decode errors of a stored package, store errors. */
+ * Audited as "keypackage.take" (object "identity/ref in hex").  On error
+ * nothing is written to the outputs.  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_NOT_FOUND (no such identity or package, or its signing key was
+ * revoked), MG_ERR_TAMPERED, decode errors of a stored package, store
+ * errors. */
 MG_MUST_USE int mg_ks_kp_take(mg_keystore *ks, mg_ks_txn *txn,
                               const mg_ks_ctx *ctx, const char *identity,
                               const uint8_t *ref, size_t ref_len,
