@@ -616,6 +616,13 @@ START_TEST(test_identity_create_get) {
         mg_sha256.digest(&mg_sha256, d, buf, 19 + id.keys[0].pub_len), 0);
     memcpy(kid, d, sizeof(kid));
     ck_assert(memcmp(kid, id.keys[0].key_id, sizeof(kid)) == 0);
+    memset(kid, 0, sizeof(kid));
+    ck_assert_int_eq(
+        mg_ks_key_id(kid, suite, id.keys[0].pub, id.keys[0].pub_len), 0);
+    ck_assert(memcmp(kid, id.keys[0].key_id, sizeof(kid)) == 0);
+    ck_assert_int_eq(
+        mg_ks_key_id(kid, suite, id.keys[0].pub, MG_MAX_SIG_PUB_LEN + 1),
+        MG_ERR_INVALID_ARG);
   }
 
   ck_assert_int_eq(mg_ks_identity_get(ks, name, &got), 0);
@@ -1525,8 +1532,7 @@ START_TEST(test_audit_entries) {
   ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "acme", NULL), 0);
   ck_assert_uint_eq(audit_count(), n0 + 2);
   ck_assert_int_eq(mg_ks_identity_get(ks, "acme", &id), 0);
-  ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", id.keys[0].key_id),
-                   0);
+  ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", id.keys[0].key_id), 0);
   mg_ks_identity_cleanup(&id);
   ck_assert_uint_eq(audit_count(), n0 + 3);
   c.now = T0 + 100;
@@ -1536,9 +1542,8 @@ START_TEST(test_audit_entries) {
   ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", 2, 0, collect_kp, &gen),
                    0);
   ck_assert_uint_eq(audit_count(), n0 + 5);
-  ck_assert_int_eq(take("acme", gen.ref[0], gen.ref_len[0], T0 + 100, NULL,
-                        NULL),
-                   0);
+  ck_assert_int_eq(
+      take("acme", gen.ref[0], gen.ref_len[0], T0 + 100, NULL, NULL), 0);
   ck_assert_uint_eq(audit_count(), n0 + 6);
   c.now = T0 + 100 + MLS_KEY_PACKAGE_DEFAULT_VALIDITY + 1;
   ck_assert_int_eq(mg_ks_kp_prune(ks, &c, &pruned), 0);
@@ -1568,9 +1573,9 @@ START_TEST(test_audit_entries) {
     memset(&seen, 0, sizeof(seen));
     memcpy(take_object, "acme/", 5);
     mg_hex_encode(take_object + 5, gen.ref[0], gen.ref_len[0]);
-    ck_assert_int_eq(mg_ks_audit_entries(ks, n0, UINT64_MAX, audit_seen_fn,
-                                         &seen, &size),
-                     0);
+    ck_assert_int_eq(
+        mg_ks_audit_entries(ks, n0, UINT64_MAX, audit_seen_fn, &seen, &size),
+        0);
     ck_assert_uint_eq(size, n0 + 9);
     ck_assert_uint_eq(seen.n, 9);
     for (size_t i = 0; i < 9; i++) {

@@ -287,7 +287,7 @@ static int new_key(mg_kv_txn *txn, mg_ks_identity *id, uint64_t now) {
   }
   k.pub_len = suite->sig->pub_len;
   MG_CHECK(suite->sig->generate(suite->sig, priv, k.pub));
-  MG_CHECK(ks_key_id(k.key_id, suite->id, k.pub, k.pub_len));
+  MG_CHECK(mg_ks_key_id(k.key_id, suite->id, k.pub, k.pub_len));
 
   MG_CHECK(mg_writer_init(&w, 256, 0));
   MG_CHECK(mg_write_u8(&w, SIGNING_KEY_FORMAT));

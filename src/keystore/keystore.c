@@ -22,12 +22,13 @@ size_t ks_prefix(uint8_t *buf, const char *name) {
   return n + 1;
 }
 
-int ks_key_id(uint8_t out[MG_KS_KEY_ID_LEN], uint16_t suite, const uint8_t *pub,
-              size_t pub_len) {
+int mg_ks_key_id(uint8_t out[MG_KS_KEY_ID_LEN], uint16_t suite,
+                 const uint8_t *pub, size_t pub_len) {
   static const char label[] = "mlsgate key id v1";
   uint8_t buf[sizeof(label) - 1 + 2 + MG_MAX_SIG_PUB_LEN];
   uint8_t digest[32];
   size_t n = sizeof(label) - 1;
+  MG_ENSURE(out != NULL && (pub != NULL || pub_len == 0), MG_ERR_INVALID_ARG);
   MG_ENSURE(pub_len <= MG_MAX_SIG_PUB_LEN, MG_ERR_INVALID_ARG);
   memcpy(buf, label, n);
   buf[n++] = (uint8_t)(suite >> 8);

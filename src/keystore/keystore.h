@@ -101,6 +101,13 @@ typedef struct mg_ks_identity {
   size_t num_keys;
 } mg_ks_identity;
 
+/* mg_ks_key_id computes the key ID of a signature public key |pub| of
+ * |suite|: SHA-256("mlsgate key id v1" || uint16 suite || pub)[0..16)
+ * (for the session layer's member listings too).  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_CRYPTO_LIB. */
+MG_MUST_USE int mg_ks_key_id(uint8_t out[MG_KS_KEY_ID_LEN], uint16_t suite,
+                             const uint8_t *pub, size_t pub_len);
+
 /* mg_ks_identity_cleanup frees |id->keys| and zeroes |id|.  A zeroed
  * identity is valid; NULL is accepted. */
 void mg_ks_identity_cleanup(mg_ks_identity *id);

@@ -57,10 +57,6 @@ struct mg_keystore {
  * returns its length.  |name| must be valid. */
 size_t ks_prefix(uint8_t *buf, const char *name);
 
-/* ks_key_id computes the key ID of keystore.h for (suite, pub). */
-MG_MUST_USE int ks_key_id(uint8_t out[MG_KS_KEY_ID_LEN], uint16_t suite,
-                          const uint8_t *pub, size_t pub_len);
-
 /* Identity record access inside a transaction (identity.c). */
 MG_MUST_USE int ks_identity_load(mg_kv_txn *txn, const char *name,
                                  mg_ks_identity *out, uint64_t *rec_version);
