@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/hex.h"
 #include "common/secmem.h"
 #include "crypto/crypto.h"
@@ -891,30 +892,6 @@ static int cmd_identity_rotate_due(const ctl_env *env, int argc, char **argv) {
 
 /* -------------------------------------------------------- keypackages */
 
-static void base64_encode(char *out, const uint8_t *in, size_t len) {
-  static const char tab[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t i, o = 0;
-  for (i = 0; i + 2 < len; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[o++] = tab[v >> 18];
-    out[o++] = tab[(v >> 12) & 63];
-    out[o++] = tab[(v >> 6) & 63];
-    out[o++] = tab[v & 63];
-  }
-  if (i < len) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    if (i + 1 < len) {
-      v |= (uint32_t)in[i + 1] << 8;
-    }
-    out[o++] = tab[v >> 18];
-    out[o++] = tab[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-    out[o++] = '=';
-  }
-  out[o] = '\0';
-}
-
 static int kp_print(void *arg, const uint8_t *ref, size_t ref_len,
                     const uint8_t *kp, size_t kp_len) {
   json_t *arr = arg;
@@ -925,12 +902,12 @@ static int kp_print(void *arg, const uint8_t *ref, size_t ref_len,
     return 0;
   }
   {
-    char *b64 = malloc((kp_len + 2) / 3 * 4 + 1);
+    char *b64 = malloc(MG_BASE64_ENCODED_LEN(kp_len) + 1);
     int rc;
     if (b64 == NULL) {
       return MG_ERR_NOMEM;
     }
-    base64_encode(b64, kp, kp_len);
+    mg_base64_encode(b64, kp, kp_len);
     rc = json_array_append_new(
         arr, json_pack("{s:s, s:s}", "ref", hex, "key_package", b64));
     free(b64);
