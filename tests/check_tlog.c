@@ -1107,6 +1107,18 @@ START_TEST(test_keys) {
                                         mg_writer_len(&w)),
                    0);
   ck_assert(memcmp(&s2, &s, sizeof(s)) == 0);
+  /* A key ID that is not the seed's: refused, and the output wiped. */
+  {
+    char *bad = malloc(mg_writer_len(&w));
+    static const mg_note_signer zero;
+    size_t at = strlen("PRIVATE+KEY+mlsgate.example/audit+");
+    memcpy(bad, mg_writer_data(&w), mg_writer_len(&w));
+    bad[at] = bad[at] == '0' ? '1' : '0';
+    ck_assert_int_eq(mg_note_signer_parse(&s2, bad, mg_writer_len(&w)),
+                     MG_ERR_BAD_KEY);
+    ck_assert(memcmp(&s2, &zero, sizeof(zero)) == 0);
+    free(bad);
+  }
   /* A signer string is not a verifier key, and vice versa. */
   ck_assert_int_ne(mg_note_verifier_parse(&v, (const char *)mg_writer_data(&w),
                                           mg_writer_len(&w)),

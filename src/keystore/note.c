@@ -352,7 +352,9 @@ int mg_note_signer_parse(mg_note_signer *out, const char *s, size_t len) {
   uint32_t want;
   int rc;
 
-  MG_ENSURE(out != NULL && s != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(out != NULL, MG_ERR_INVALID_ARG);
+  mg_note_signer_cleanup(out);
+  MG_ENSURE(s != NULL, MG_ERR_INVALID_ARG);
   memset(&tmp, 0, sizeof(tmp));
   MG_ENSURE(len > PRIVATE_PREFIX_LEN &&
                 memcmp(s, private_prefix, PRIVATE_PREFIX_LEN) == 0,
