@@ -259,5 +259,64 @@ expect_out "unused       5" "stats after the bad input"
 run 0 identity list
 [ "$(wc -l <"$tmp/out")" -eq 4 ] || fail "identity list after the bad input"
 
+# --------------------------------------------------------------- audit
+# The verifier key init printed (last line of the human report).
+run 0 --store "$tmp/audit" --kek "$tmp/kek-audit" init
+vk=$(tail -n 1 "$tmp/out" | tr -d ' ')
+case "$vk" in
+  mlsgate.audit/*+*+*) ok ;;
+  *) fail "init printed no audit verifier key: $vk" ;;
+esac
+A="--store $tmp/audit --kek $tmp/kek-audit"
+run 0 $A identity create shop --suite 1
+run 0 $A audit checkpoint
+cp "$tmp/out" "$tmp/cp1"
+expect_out "^mlsgate.audit/" "audit checkpoint origin line"
+expect_out "^— mlsgate.audit/" "audit checkpoint signature line"
+run 0 $A keypackages generate shop --count 2
+run 0 $A identity rotate shop
+run 0 $A audit export --out "$tmp/exp.jsonl"
+expect_out "exported" "audit export"
+bad "exists" $A audit export --out "$tmp/exp.jsonl"
+run 0 audit verify "$tmp/exp.jsonl" --key "$vk"
+expect_out "^OK:" "audit verify"
+run 0 audit verify "$tmp/exp.jsonl" --key "$vk" --since "$tmp/cp1"
+expect_out "extend the earlier one" "audit verify --since"
+run 0 --json audit verify "$tmp/exp.jsonl" --key "$vk"
+json_ok <"$tmp/out" || fail "audit verify --json is not JSON"
+# An edited entry is named (line 3 is entry 1).
+sed '3s/"action/"actiom/' "$tmp/exp.jsonl" >"$tmp/edit.jsonl"
+run fail audit verify "$tmp/edit.jsonl" --key "$vk"
+grep -q "FAILED at entry 1" "$tmp/out" || fail "edited entry not named: $(cat "$tmp/out")"
+# A removed entry and reordered entries are named.
+sed '4d' "$tmp/exp.jsonl" >"$tmp/drop.jsonl"
+run fail audit verify "$tmp/drop.jsonl" --key "$vk"
+grep -q "FAILED at entry 2" "$tmp/out" || fail "removed entry not named: $(cat "$tmp/out")"
+awk 'NR==3{l=$0; next} NR==4{print; print l; next} {print}' "$tmp/exp.jsonl" >"$tmp/swap.jsonl"
+run fail audit verify "$tmp/swap.jsonl" --key "$vk"
+grep -q "FAILED at entry 1" "$tmp/out" || fail "reordered entries not named: $(cat "$tmp/out")"
+# Another store's key, a malformed export, a malformed key.
+run 0 --store "$tmp/other" --kek "$tmp/kek-other" init
+vk2=$(tail -n 1 "$tmp/out" | tr -d ' ')
+run fail audit verify "$tmp/exp.jsonl" --key "$vk2"
+echo "not an export" >"$tmp/junk.jsonl"
+run fail audit verify "$tmp/junk.jsonl" --key "$vk"
+run fail audit verify "$tmp/exp.jsonl" --key "not-a-key"
+run fail audit verify "$tmp/missing.jsonl" --key "$vk"
+
+# ------------------------------------------------- backup, restore, kek
+run 0 $A backup --out "$tmp/backup.mdb"
+run 0 --store "$tmp/restored" --kek "$tmp/kek-audit" restore --from "$tmp/backup.mdb"
+run 0 --store "$tmp/restored" --kek "$tmp/kek-audit" identity show shop
+expect_out "shop" "identity in the restored store"
+run fail --store "$tmp/restored" --kek "$tmp/kek-audit" restore --from "$tmp/backup.mdb"
+cp "$tmp/kek-audit" "$tmp/kek-old"
+chmod 600 "$tmp/kek-old"
+run 0 $A kek rotate
+run 0 $A identity show shop
+run fail --store "$tmp/audit" --kek "$tmp/kek-old" identity list
+grep -q "does not open" "$tmp/err" || fail "the old KEK: $(cat "$tmp/err")"
+[ ! -e "$tmp/kek-audit.next" ] || fail "kek rotate left kek.next behind"
+
 echo "cli.sh: $checks commands run, $fails failure(s)"
 [ $fails -eq 0 ]

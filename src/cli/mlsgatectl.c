@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "common/secmem.h"
 #include "crypto/crypto.h"
 #include "crypto/suite.h"
+#include "keystore/audit.h"
 #include "keystore/keystore.h"
 #include "keystore/kv.h"
 #include "selftest/selftest.h"
@@ -420,9 +422,26 @@ static void ctl_ctx(mg_ks_ctx *ctx) {
  * the audit verifier key here); |j| is the JSON object of the report, or
  * NULL for human output. */
 static int init_report_extras(const ctl_env *env, mg_keystore *ks, json_t *j) {
+  char *vk = NULL;
+  char origin[MG_KS_AUDIT_ORIGIN_MAX];
   (void)env;
-  (void)ks;
-  (void)j;
+  int rc = mg_ks_audit_verifier(ks, &vk);
+  if (rc == 0) {
+    rc = mg_ks_audit_origin(ks, origin, sizeof(origin));
+  }
+  if (rc < 0) {
+    free(vk);
+    ctl_err("init", "cannot derive the audit verifier key", rc);
+    return -1;
+  }
+  if (j != NULL) {
+    json_object_set_new(j, "audit_origin", json_string(origin));
+    json_object_set_new(j, "audit_verifier_key", json_string(vk));
+  } else {
+    printf("audit log %s\n", origin);
+    printf("audit verifier key (give it to your auditors):\n  %s\n", vk);
+  }
+  free(vk);
   return 0;
 }
 
@@ -1007,6 +1026,293 @@ static int cmd_kp_stats(const ctl_env *env, int argc, char **argv) {
 
 /* ============================================================ commands */
 
+
+/* -------------------------------------------------------------- audit */
+
+static int cmd_audit_checkpoint(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  char *note = NULL;
+  size_t len = 0;
+  uint64_t size = 0;
+  int rc, status = 1;
+  const char *cmd = "audit checkpoint";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_audit_checkpoint(ks, &ctx, &note, &len, &size);
+  if (rc < 0) {
+    ctl_err(cmd, "cannot sign a checkpoint", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:I, s:s%}", "size", (json_int_t)size,
+                                      "checkpoint", note, len));
+  } else {
+    fwrite(note, 1, len, stdout);
+    status = 0;
+  }
+  free(note);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_audit_export(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--out", 1}};
+  const char *vals[1], *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  uint64_t size = 0;
+  int rc, fd, status = 1;
+  FILE *f = NULL;
+  const char *cmd = "audit export";
+  if (ctl_parse(cmd, argc, argv, defs, 1, vals, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (vals[0] == NULL) {
+    fprintf(stderr, "usage: mlsgatectl audit export --out FILE\n");
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  fd = open(vals[0], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+    fprintf(stderr, "mlsgatectl %s: cannot create %s: %s\n", cmd, vals[0],
+            strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+    }
+    mg_ks_close(ks);
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_audit_export(ks, &ctx, f, &size);
+  if (fclose(f) != 0 && rc == 0) {
+    rc = MG_ERR_IO;
+  }
+  if (rc < 0) {
+    ctl_err(cmd, "export failed", rc);
+    (void)unlink(vals[0]);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s, s:I}", "file", vals[0], "size",
+                                      (json_int_t)size));
+  } else {
+    printf("exported %" PRIu64 " audit entries and a checkpoint to %s\n",
+           size, vals[0]);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
+/* Reads a whole (small) file into a NUL-terminated buffer. */
+static char *read_small_file(const char *cmd, const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  int c;
+  if (f == NULL) {
+    fprintf(stderr, "mlsgatectl %s: cannot read %s: %s\n", cmd, path,
+            strerror(errno));
+    return NULL;
+  }
+  while ((c = fgetc(f)) != EOF) {
+    if (n + 1 >= cap) {
+      if (cap >= (size_t)1 << 20) {
+        fprintf(stderr, "mlsgatectl %s: %s is too large\n", cmd, path);
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      char *nb = realloc(buf, cap == 0 ? 1024 : cap * 2);
+      if (nb == NULL) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+      cap = cap == 0 ? 1024 : cap * 2;
+    }
+    buf[n++] = (char)c;
+  }
+  fclose(f);
+  if (buf == NULL) {
+    buf = calloc(1, 1);
+  }
+  if (buf != NULL) {
+    buf[n] = '\0';
+    *len = n;
+  }
+  return buf;
+}
+
+/* audit verify needs no store and no KEK: only the export and the key. */
+static int cmd_audit_verify(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--key", 1}, {"--since", 1}};
+  const char *vals[2], *pos[1];
+  size_t npos, since_len = 0;
+  char *since = NULL;
+  mg_audit_verify_result res;
+  FILE *f;
+  int rc, status = 1;
+  const char *cmd = "audit verify";
+  if (ctl_parse(cmd, argc, argv, defs, 2, vals, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1 || vals[0] == NULL) {
+    fprintf(stderr, "usage: mlsgatectl audit verify FILE --key VKEY "
+                    "[--since CHECKPOINT_FILE]\n");
+    return CTL_USAGE;
+  }
+  if (mg_crypto_init() < 0) {
+    return 1;
+  }
+  if (vals[1] != NULL) {
+    since = read_small_file(cmd, vals[1], &since_len);
+    if (since == NULL) {
+      return 1;
+    }
+  }
+  f = fopen(pos[0], "r");
+  if (f == NULL) {
+    fprintf(stderr, "mlsgatectl %s: cannot read %s: %s\n", cmd, pos[0],
+            strerror(errno));
+    free(since);
+    return 1;
+  }
+  rc = mg_audit_verify(f, vals[0], since, since_len, &res);
+  fclose(f);
+  if (rc < 0) {
+    fprintf(stderr, "mlsgatectl %s: %s is not a usable export or the key is "
+                    "malformed: %s\n", cmd, pos[0], mg_strerror(rc));
+  } else if (env->json) {
+    json_t *j = json_pack("{s:b, s:I, s:s}", "ok", res.ok, "size",
+                          (json_int_t)res.size, "reason", res.reason);
+    if (j != NULL && res.bad_entry >= 0) {
+      json_object_set_new(j, "bad_entry", json_integer(res.bad_entry));
+    }
+    status = ctl_print_json(j) != 0 ? 1 : (res.ok ? 0 : 1);
+  } else if (res.ok) {
+    printf("OK: %" PRIu64 " entries verify against the signed checkpoint%s\n",
+           res.size, since != NULL ? " and extend the earlier one" : "");
+    status = 0;
+  } else {
+    if (res.bad_entry >= 0) {
+      printf("FAILED at entry %" PRId64 ": %s\n", res.bad_entry, res.reason);
+    } else {
+      printf("FAILED: %s\n", res.reason);
+    }
+  }
+  if (rc == 0 && !res.ok) {
+    fprintf(stderr, "mlsgatectl %s: %s does not verify\n", cmd, pos[0]);
+  }
+  free(since);
+  return status;
+}
+
+/* ------------------------------------------------- backup, restore, kek */
+
+static int cmd_backup(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--out", 1}};
+  const char *vals[1], *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  int rc, status = 1;
+  if (ctl_parse("backup", argc, argv, defs, 1, vals, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (vals[0] == NULL) {
+    fprintf(stderr, "usage: mlsgatectl backup --out FILE\n");
+    return CTL_USAGE;
+  }
+  if (ctl_open("backup", env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_backup(ks, &ctx, vals[0]);
+  if (rc < 0) {
+    ctl_err("backup", rc == MG_ERR_EXISTS ? vals[0] : "backup failed", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s}", "backup", vals[0]));
+  } else {
+    printf("backup written to %s (it opens with the current KEK)\n", vals[0]);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_restore(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {{"--from", 1}};
+  const char *vals[1], *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  int rc;
+  if (ctl_parse("restore", argc, argv, defs, 1, vals, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (vals[0] == NULL) {
+    fprintf(stderr, "usage: mlsgatectl --store DIR restore --from FILE\n");
+    return CTL_USAGE;
+  }
+  if (ctl_init_crypto("restore") != 0) {
+    return 1;
+  }
+  rc = mg_ks_restore(vals[0], env->store);
+  if (rc < 0) {
+    ctl_err("restore", rc == MG_ERR_EXISTS ? "the target already holds a store"
+                                          : "restore failed",
+            rc);
+    return 1;
+  }
+  /* The restored store must open with the KEK (else it is useless). */
+  if (ctl_open("restore", env, &ks) != 0) {
+    fprintf(stderr, "mlsgatectl restore: the backup was installed in %s but "
+                    "does not open with %s\n", env->store, env->kek);
+    return 1;
+  }
+  mg_ks_close(ks);
+  if (env->json) {
+    return ctl_print_json(json_pack("{s:s}", "restored", env->store));
+  }
+  printf("restored %s into %s\n", vals[0], env->store);
+  return 0;
+}
+
+static int cmd_kek_rotate(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  int rc, status = 1;
+  if (ctl_parse("kek rotate", argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open("kek rotate", env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_kek_rotate(ks, &ctx, env->kek);
+  if (rc < 0) {
+    ctl_err("kek rotate", "rotation failed (if " "the store no longer opens "
+            "with the KEK file, use KEKFILE.next)", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s}", "kek", env->kek));
+  } else {
+    printf("KEK rotated: %s now holds the new key\n", env->kek);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
 /* A command is one or two words.  Store commands take the global options
  * (ctl_env); the others get their raw arguments. */
 typedef struct ctl_command {
@@ -1039,6 +1345,19 @@ static const ctl_command commands[] = {
      "new KeyPackages (prints their refs)"},
     {"keypackages", "stats", NULL, cmd_kp_stats, "keypackages stats NAME",
      "unused, valid and last-resort KeyPackages"},
+    {"audit", "checkpoint", NULL, cmd_audit_checkpoint, "audit checkpoint",
+     "sign a checkpoint of the audit log (C2SP signed note)"},
+    {"audit", "export", NULL, cmd_audit_export, "audit export --out FILE",
+     "entries, leaf hashes and a fresh signed checkpoint"},
+    {"audit", "verify", NULL, cmd_audit_verify,
+     "audit verify FILE --key VKEY [--since CHECKPOINT_FILE]",
+     "check an export offline (no store, no KEK)"},
+    {"backup", NULL, NULL, cmd_backup, "backup --out FILE",
+     "compacting hot copy of the store"},
+    {"restore", NULL, NULL, cmd_restore, "restore --from FILE",
+     "install a backup as the store of --store"},
+    {"kek", "rotate", NULL, cmd_kek_rotate, "kek rotate",
+     "new KEK: rewrap the data key, replace the KEK file"},
     {"selftest", NULL, cmd_selftest, NULL, "selftest [--vectors DIR] [FILE...]",
      "check this build against the official test vectors"},
     {"version", NULL, cmd_version, NULL, "version", "print the version"},

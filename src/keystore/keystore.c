@@ -5,8 +5,10 @@
  */
 #include "keystore/keystore_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/codec.h"
 #include "common/guard.h"
@@ -296,4 +298,60 @@ int mg_ks_transact(mg_keystore *ks, mg_ks_txn_fn fn, void *arg) {
 int mg_ks_view(mg_keystore *ks, mg_ks_txn_fn fn, void *arg) {
   MG_ENSURE(ks != NULL && fn != NULL, MG_ERR_INVALID_ARG);
   return mg_kv_read(ks->kv, fn, arg);
+}
+
+/* ------------------------------------------------------------- admin */
+
+typedef struct admin_audit_arg {
+  mg_keystore *ks;
+  const mg_ks_ctx *ctx;
+  const char *action;
+  const char *object;
+} admin_audit_arg;
+
+static int admin_audit_fn(mg_kv_txn *txn, void *arg) {
+  admin_audit_arg *a = arg;
+  mg_ks_audit e;
+  memset(&e, 0, sizeof(e));
+  e.action = a->action;
+  e.object = a->object;
+  return mg_ks_audit_append(a->ks, txn, a->ctx, &e, NULL);
+}
+
+int mg_ks_backup(mg_keystore *ks, const mg_ks_ctx *ctx, const char *path) {
+  MG_ENSURE(ks != NULL && ctx != NULL && path != NULL, MG_ERR_INVALID_ARG);
+  /* The backup includes its own audit entry. */
+  admin_audit_arg a = {ks, ctx, "store.backup", path};
+  MG_GUARD(mg_kv_write(ks->kv, admin_audit_fn, &a));
+  return mg_kv_backup(ks->kv, path);
+}
+
+int mg_ks_restore(const char *backup_path, const char *dir) {
+  return mg_kv_restore(backup_path, dir);
+}
+
+int mg_ks_kek_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
+                     const char *kek_path) {
+  uint8_t kek[MG_KV_KEK_LEN];
+  char next[4096];
+  int rc;
+  MG_ENSURE(ks != NULL && ctx != NULL && kek_path != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(snprintf(next, sizeof(next), "%s.next", kek_path) <
+                (int)sizeof(next),
+            MG_ERR_INVALID_ARG);
+  /* kv.h's crash-safe order: the new KEK durable first, then the rewrap,
+   * then the rename. */
+  MG_CHECK(mg_random_bytes(kek, sizeof(kek)));
+  MG_CHECK(mg_kv_kek_replace(next, kek, sizeof(kek)));
+  {
+    admin_audit_arg a = {ks, ctx, "kek.rotate", ""};
+    MG_CHECK(mg_kv_write(ks->kv, admin_audit_fn, &a));
+  }
+  MG_CHECK(mg_kv_kek_rotate(ks->kv, kek, sizeof(kek)));
+  MG_CHECK(mg_kv_kek_replace(kek_path, kek, sizeof(kek)));
+  (void)unlink(next);
+  rc = 0;
+out:
+  mg_memzero(kek, sizeof(kek));
+  return rc;
 }

@@ -321,4 +321,23 @@ MG_MUST_USE int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn,
 MG_MUST_USE int mg_ks_audit_record(mg_keystore *ks, const mg_ks_ctx *ctx,
                                    const mg_ks_audit *a);
 
+/* ------------------------------------------------------------- admin */
+
+/* mg_ks_backup writes a compacted hot copy of the store to |path| (must not
+ * exist), recording the backup in the audit log first (so the copy holds
+ * its own entry).  The copy opens with the current KEK. */
+MG_MUST_USE int mg_ks_backup(mg_keystore *ks, const mg_ks_ctx *ctx,
+                             const char *path);
+
+/* mg_ks_restore installs a backup as the store of |dir| (which must not
+ * hold one). */
+MG_MUST_USE int mg_ks_restore(const char *backup_path, const char *dir);
+
+/* mg_ks_kek_rotate makes a fresh KEK, rewraps the data key under it and
+ * replaces the KEK file |kek_path| (crash-safe: the new key is written to
+ * |kek_path|.next before the rewrap; after a crash between the rewrap and
+ * the rename, |kek_path|.next is the key that opens the store). */
+MG_MUST_USE int mg_ks_kek_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                 const char *kek_path);
+
 #endif
