@@ -41,6 +41,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "common/guard.h"
@@ -226,8 +227,19 @@ int mg_sig_key_new(const mg_sig_alg *alg, mg_sig_key **out) {
   return 0;
 }
 
+mg_sig_key *mg_sig_key_ref(mg_sig_key *key) {
+  if (key != NULL) {
+    atomic_fetch_add(&key->extra_refs, 1u);
+  }
+  return key;
+}
+
 void mg_sig_key_free(mg_sig_key *key) {
   if (key == NULL) {
+    return;
+  }
+  /* Another owner still holds it: drop this reference only. */
+  if (atomic_fetch_sub(&key->extra_refs, 1u) != 0) {
     return;
   }
   if (key->release != NULL) {

@@ -13,6 +13,7 @@
 #ifndef MG_HEADER_CRYPTO_BACKEND_H
 #define MG_HEADER_CRYPTO_BACKEND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,8 @@ struct mg_sig_key {
   int has_priv;   /* 1 if the key can sign */
   size_t raw_len; /* bytes of |raw| in use */
   uint8_t raw[64]; /* libsodium Ed25519: secret key (seed||pk) or public key */
+  /* Owners beyond the first (mg_sig_key_ref); zero from allocation. */
+  _Atomic unsigned extra_refs;
 };
 
 /* mg_ossl_init / mg_sodium_init are called once by mg_crypto_init.

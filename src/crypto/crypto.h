@@ -186,6 +186,11 @@ typedef struct mg_sig_alg {
                 size_t sig_len);
 } mg_sig_alg;
 
+/* mg_sig_key_ref adds an owner to |key| (keys are immutable once prepared,
+ * so states of consecutive epochs share one instead of preparing it again);
+ * each owner calls mg_sig_key_free.  Returns |key|. */
+mg_sig_key *mg_sig_key_ref(mg_sig_key *key);
+
 /* mg_sig_key_free releases a key from key_from_priv/key_from_pub, wiping
  * private material.  NULL is accepted. */
 void mg_sig_key_free(mg_sig_key *key);

@@ -56,18 +56,36 @@ mls_group *mls_group_alloc_(const mls_suite *suite,
   return g;
 }
 
+const uint8_t *mls_group_past_pub_(const mls_group_past_epoch *pe,
+                                   uint32_t l) {
+  if (l >= pe->n_leaves || pe->sig_present == NULL || !pe->sig_present[l]) {
+    return NULL;
+  }
+  return pe->sig_pubs + (size_t)l * pe->pub_len;
+}
+
+int mls_group_past_alloc_pubs_(mls_group_past_epoch *pe, uint32_t n,
+                               size_t pub_len) {
+  size_t total = (size_t)n * (pub_len + 1);
+  uint8_t *b = calloc(total ? total : 1, 1);
+  if (b == NULL) {
+    return MG_ERR_NOMEM;
+  }
+  free(pe->sig_pubs);
+  pe->sig_pubs = b;
+  pe->sig_present = b + (size_t)n * pub_len;
+  pe->n_leaves = n;
+  pe->pub_len = pub_len;
+  return 0;
+}
+
 void mls_group_past_cleanup_(mls_group_past_epoch *p) {
   if (p == NULL) {
     return;
   }
   mls_group_context_cleanup(&p->ctx);
   mls_secret_tree_free(p->st);
-  if (p->sig_pubs != NULL) {
-    for (uint32_t i = 0; i < p->n_leaves; i++) {
-      mls_bytes_cleanup(&p->sig_pubs[i]);
-    }
-    free(p->sig_pubs);
-  }
+  free(p->sig_pubs);
   mg_memzero(p, sizeof(*p));
 }
 
@@ -79,14 +97,8 @@ int mls_group_past_copy_(mls_group_past_epoch *out,
   memcpy(out->sender_data_secret, in->sender_data_secret,
          sizeof(out->sender_data_secret));
   MG_CHECK(mls_secret_tree_copy(&out->st, in->st));
-  out->sig_pubs = calloc(in->n_leaves ? in->n_leaves : 1, sizeof(mls_bytes));
-  if (out->sig_pubs == NULL) {
-    MG_FAIL(MG_ERR_NOMEM);
-  }
-  out->n_leaves = in->n_leaves;
-  for (uint32_t i = 0; i < in->n_leaves; i++) {
-    MG_CHECK(mls_bytes_copy(&out->sig_pubs[i], &in->sig_pubs[i]));
-  }
+  MG_CHECK(mls_group_past_alloc_pubs_(out, in->n_leaves, in->pub_len));
+  memcpy(out->sig_pubs, in->sig_pubs, (size_t)in->n_leaves * (in->pub_len + 1));
   rc = 0;
 out:
   if (rc < 0) {
@@ -214,6 +226,16 @@ int mls_group_set_sig_key_(mls_group *g, const uint8_t *priv,
   return 0;
 }
 
+int mls_group_share_sig_key_(mls_group *dst, const mls_group *src) {
+  mls_bytes b = {0};
+  MG_GUARD(mls_bytes_copy(&b, &src->sig_priv));
+  mg_sig_key_free(dst->sig_key);
+  mls_bytes_cleanup_secret(&dst->sig_priv);
+  dst->sig_key = mg_sig_key_ref(src->sig_key);
+  dst->sig_priv = b;
+  return 0;
+}
+
 const mls_group_resumption *mls_group_find_resumption_(const mls_group *g,
                                                        uint64_t epoch) {
   for (size_t i = 0; i < g->num_res; i++) {
@@ -255,7 +277,7 @@ int mls_group_copy(mls_group **out, const mls_group *g) {
   MG_CHECK(mls_tree_copy(&c->tree, &g->tree));
   c->priv = g->priv;
   c->self = g->self;
-  MG_CHECK(mls_group_set_sig_key_(c, g->sig_priv.data, g->sig_priv.len));
+  MG_CHECK(mls_group_share_sig_key_(c, g));
   MG_CHECK(mls_epoch_secrets_copy(&c->ep, g->ep));
   MG_CHECK(mls_secret_tree_copy(&c->st, g->st));
   c->transcript = g->transcript;
@@ -588,8 +610,13 @@ int mls_group_join(mls_group **out, const mls_suite *suite,
   MG_ENSURE(p->welcome->cipher_suite == suite->id &&
                 kp->cipher_suite == suite->id,
             MG_ERR_UNSUPPORTED);
-  /* Our KeyPackage and its private keys (RFC 9420 §10.1). */
-  MG_GUARD(mls_key_package_verify(kp));
+  /* Our KeyPackage and its private keys (RFC 9420 §10.1).  Its signatures
+   * are not verified again: it is ours (the private keys below must match
+   * its public keys), from our own sealed storage, and verifying it cost
+   * two signature verifications per join. */
+  MG_ENSURE(kp->version == MLS_VERSION_MLS10, MG_ERR_VERSION);
+  MG_ENSURE(own->leaf_node_source == MLS_LEAF_SOURCE_KEY_PACKAGE,
+            MG_ERR_LEAF_NODE_SOURCE);
   MG_GUARD(mls_lifetime_check(&own->lifetime, p->now));
   MG_GUARD(hpke_priv_matches(suite, p->enc_priv, p->enc_priv_len,
                              &own->encryption_key));

@@ -94,8 +94,11 @@ typedef struct mls_join_params {
  * |*out| (free it with mls_group_free).  Steps and their errors:
  *   - the Welcome and KeyPackage use |suite| (MG_ERR_UNSUPPORTED), the
  *     private keys match the KeyPackage's init, encryption and signature
- *     keys (MG_ERR_BAD_KEY), the KeyPackage is valid (mls_key_package_verify
- *     errors) and within its lifetime at p->now (MG_ERR_LIFETIME);
+ *     keys (MG_ERR_BAD_KEY), the KeyPackage is version mls10
+ *     (MG_ERR_VERSION) with a key_package leaf (MG_ERR_LEAF_NODE_SOURCE)
+ *     within its lifetime at p->now (MG_ERR_LIFETIME) -- its signatures are
+ *     not checked again: it is the caller's own, proven by the private
+ *     keys;
  *   - the Welcome has an entry for the KeyPackage (MG_ERR_WELCOME) that
  *     decrypts (MG_ERR_AUTH); every PSK it names resolves (MG_ERR_PSK);
  *   - the GroupInfo decrypts (MG_ERR_AUTH) and its confirmation tag
@@ -293,6 +296,10 @@ typedef struct mls_commit_params {
   size_t new_sig_priv_len;
   const uint8_t *authenticated_data;
   size_t authenticated_data_len;
+  /* Also produce mls_commit_result.group_info (one more signature) and,
+   * without Adds, mls_commit_result.ratchet_tree (an O(n) encoding). */
+  int want_group_info;
+  int want_ratchet_tree;
   mls_psk_lookup_fn psk_lookup;
   void *psk_arg;
   mls_credential_check_fn credential_check;
@@ -305,9 +312,10 @@ typedef struct mls_commit_result {
   mls_group *next;        /* the new epoch, once the Commit is accepted */
   mls_bytes commit;       /* MLSMessage (PublicMessage or PrivateMessage) */
   mls_bytes welcome;      /* MLSMessage Welcome; empty without Adds */
-  mls_bytes group_info;   /* MLSMessage GroupInfo of the new epoch, signed,
-                             with external_pub (for external joins) */
-  mls_bytes ratchet_tree; /* the new epoch's optional<Node> ratchet_tree<V> */
+  mls_bytes group_info;   /* want_group_info: MLSMessage GroupInfo of the
+                             new epoch, signed, with external_pub */
+  mls_bytes ratchet_tree; /* with Adds or want_ratchet_tree: the new
+                             epoch's optional<Node> ratchet_tree<V> */
   uint32_t *added_leaves; /* leaf index of each Add, in order */
   size_t num_added;
 } mls_commit_result;

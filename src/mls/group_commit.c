@@ -145,6 +145,34 @@ static int sig_key_in_tree(const mls_tree *t, const mls_bytes *key,
 
 #define MAX_CRED_TYPES 16
 
+int mls_group_check_new_leaves_(const mls_tree *t, const mls_leaf_idx *leaves,
+                                size_t n) {
+  uint32_t w = mls_tree_width(t);
+  for (size_t k = 0; k < n; k++) {
+    const mls_leaf_node *nl = mls_tree_leaf(t, leaves[k]);
+    uint32_t self = 2u * leaves[k].v;
+    if (nl == NULL) {
+      return MG_ERR_INTERNAL;
+    }
+    for (uint32_t x = 0; x < w; x++) {
+      const mls_node *nd = &t->nodes[x];
+      if (x == self || nd->node_type == MLS_NODE_BLANK) {
+        continue;
+      }
+      if (nd->node_type == MLS_NODE_LEAF) {
+        if (mls_bytes_eq(&nd->u.leaf.encryption_key, &nl->encryption_key) ||
+            mls_bytes_eq(&nd->u.leaf.signature_key, &nl->signature_key)) {
+          return MG_ERR_DUPLICATE_KEY;
+        }
+      } else if (mls_bytes_eq(&nd->u.parent.encryption_key,
+                              &nl->encryption_key)) {
+        return MG_ERR_DUPLICATE_KEY;
+      }
+    }
+  }
+  return 0;
+}
+
 int mls_group_validate_and_apply_(const mls_group *g, const mls_cprop *props,
                                   size_t n, const mls_sender *committer,
                                   const mls_process_params *pp,
@@ -295,9 +323,33 @@ int mls_group_validate_and_apply_(const mls_group *g, const mls_cprop *props,
    * §13): keys unique; every leaf supports the group's suite, the required
    * capabilities, every extension of the GroupContext and every member's
    * credential type. */
-  rc = mls_tree_check_unique_keys(&a->tree);
-  MG_REQUIRE(rc >= 0, rc);
+  /* The tree before the Commit had unique keys (checked at join, kept by
+   * every Commit), so only the leaves this list changed can collide: one
+   * pass over the tree, not a sort of every key (O(n k), k small). */
   {
+    mls_leaf_idx changed[2 * MLS_TREE_MAX_DEPTH];
+    size_t n_changed = 0;
+    for (size_t i = 0; i < a->num_added; i++) {
+      if (n_changed < MG_ARRAY_LEN(changed)) {
+        changed[n_changed++] = a->added[i];
+      }
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (props[i].p->proposal_type == MLS_PROPOSAL_UPDATE &&
+          n_changed < MG_ARRAY_LEN(changed)) {
+        changed[n_changed].v = props[i].sender.leaf_index;
+        n_changed++;
+      }
+    }
+    if (a->num_added + n_upd > MG_ARRAY_LEN(changed)) {
+      /* Many new leaves: the full check is as cheap. */
+      rc = mls_tree_check_unique_keys(&a->tree);
+    } else {
+      rc = mls_group_check_new_leaves_(&a->tree, changed, n_changed);
+    }
+    MG_REQUIRE(rc >= 0, rc);
+  }
+  if (a->has_gce || n_add > 0 || n_upd > 0) {
     mls_group_context tmp = g->ctx;
     tmp.extensions = a->ext;
     MG_CHECK(mls_group_check_leaves_(&a->tree, &tmp, 0, 0));
@@ -372,24 +424,17 @@ out:
 /* ------------------------------------------------------ the new epoch */
 
 /* The members' signature keys of |t|, for a past epoch. */
-static int sig_pubs_of(const mls_tree *t, mls_bytes **out, uint32_t *n) {
-  mls_bytes *v = calloc(t->n_leaves, sizeof(*v));
-  if (v == NULL) {
-    return MG_ERR_NOMEM;
-  }
+static int sig_pubs_of(const mls_tree *t, mls_group_past_epoch *pe) {
+  size_t pl = t->suite->sig->pub_len;
+  MG_GUARD(mls_group_past_alloc_pubs_(pe, t->n_leaves, pl));
   for (uint32_t l = 0; l < t->n_leaves; l++) {
     mls_leaf_idx li = {l};
     const mls_leaf_node *x = mls_tree_leaf(t, li);
-    if (x != NULL && mls_bytes_copy(&v[l], &x->signature_key) < 0) {
-      for (uint32_t k = 0; k < l; k++) {
-        mls_bytes_cleanup(&v[k]);
-      }
-      free(v);
-      return MG_ERR_NOMEM;
+    if (x != NULL && x->signature_key.len == pl) {
+      memcpy(pe->sig_pubs + (size_t)l * pl, x->signature_key.data, pl);
+      pe->sig_present[l] = 1;
     }
   }
-  *out = v;
-  *n = t->n_leaves;
   return 0;
 }
 
@@ -417,7 +462,8 @@ int mls_group_build_next_(const mls_group *g, mls_next_parts *np,
   if (np->new_sig_priv != NULL) {
     MG_CHECK(mls_group_set_sig_key_(ng, np->new_sig_priv, np->new_sig_priv_len));
   } else {
-    MG_CHECK(mls_group_set_sig_key_(ng, g->sig_priv.data, g->sig_priv.len));
+    /* The same key: shared, not prepared again (that costs a signature). */
+    MG_CHECK(mls_group_share_sig_key_(ng, g));
   }
   MG_CHECK(mls_secret_tree_new(&ng->st, s, ng->ep->encryption_secret, nh,
                                ng->tree.n_leaves, &g->cfg.st));
@@ -446,7 +492,7 @@ int mls_group_build_next_(const mls_group *g, mls_next_parts *np,
         MG_CHECK(mls_secret_tree_copy(&pe->st, g->st));
       }
       ng->num_past = from_old + 1;
-      MG_CHECK(sig_pubs_of(&g->tree, &pe->sig_pubs, &pe->n_leaves));
+      MG_CHECK(sig_pubs_of(&g->tree, pe));
     }
   }
   if (g->num_res > 0) {
@@ -518,8 +564,10 @@ static int resolve_proposals(const mls_group *g, const mls_commit *c,
 /* Checks that no public key of |path| is already in |t| (RFC 9420
  * §12.4.2: "none of the public keys in the UpdatePath appear in any node
  * of the new ratchet tree"). */
-static int path_keys_fresh(const mls_tree *t, const mls_update_path *path) {
-  if (key_in_tree(t, &path->leaf_node.encryption_key)) {
+static int path_keys_fresh(const mls_tree *t, const mls_update_path *path,
+                           uint32_t committer) {
+  if (key_in_tree(t, &path->leaf_node.encryption_key) ||
+      sig_key_in_tree(t, &path->leaf_node.signature_key, committer)) {
     return MG_ERR_DUPLICATE_KEY;
   }
   for (size_t i = 0; i < path->num_nodes; i++) {
@@ -613,7 +661,7 @@ int mls_group_process_commit_(const mls_group *g,
                  MG_ERR_DUPLICATE_KEY);
     }
     if (!external) {
-      MG_CHECK(path_keys_fresh(&a.tree, &c->path));
+      MG_CHECK(path_keys_fresh(&a.tree, &c->path, from.v));
     } else {
       /* The new leaf carries the path's leaf key: check only the nodes
        * and the other leaves. */
@@ -643,8 +691,8 @@ int mls_group_process_commit_(const mls_group *g,
       mls_group_context tmp = np.ctx;
       MG_CHECK(mls_group_check_leaves_(&a.tree, &tmp, 0, 0));
     }
-    rc = mls_tree_check_unique_keys(&a.tree);
-    MG_REQUIRE(rc >= 0, rc);
+    /* Every key of the path was checked against the tree before the merge
+     * (path_keys_fresh, or the external branch above). */
     MG_CHECK(mls_tree_hash(&a.tree, th, sizeof(th), &th_len));
     mls_bytes_cleanup(&np.ctx.tree_hash);
     MG_CHECK(mls_bytes_dup(&np.ctx.tree_hash, th, th_len));
@@ -1000,12 +1048,21 @@ int mls_group_commit(mls_group *g, const mls_commit_params *p,
       np.new_sig_priv = p->new_sig_priv;
       np.new_sig_priv_len = p->new_sig_priv_len;
     }
-    MG_CHECK(mls_treekem_generate(&a.tree, &np.priv, &ps, &ac.content.commit.path,
-                                  g->self, &tmpl, sp, sp_len,
-                                  g->ctx.group_id.data, g->ctx.group_id.len));
+    if (sp == g->sig_priv.data) {
+      MG_CHECK(mls_treekem_generate_key(&a.tree, &np.priv, &ps,
+                                        &ac.content.commit.path, g->self, &tmpl,
+                                        g->sig_key, g->ctx.group_id.data,
+                                        g->ctx.group_id.len));
+    } else {
+      MG_CHECK(mls_treekem_generate(&a.tree, &np.priv, &ps,
+                                    &ac.content.commit.path, g->self, &tmpl,
+                                    sp, sp_len, g->ctx.group_id.data,
+                                    g->ctx.group_id.len));
+    }
     ac.content.commit.has_path = 1;
-    rc = mls_tree_check_unique_keys(&a.tree);
-    MG_REQUIRE(rc >= 0, rc);
+    /* Our new leaf (a rotated signature key may collide with a member's);
+     * the node keys are fresh random key pairs. */
+    MG_CHECK(mls_group_check_new_leaves_(&a.tree, &g->self, 1));
     MG_CHECK(mls_tree_hash(&a.tree, th, sizeof(th), &th_len));
     mls_bytes_cleanup(&np.ctx.tree_hash);
     MG_CHECK(mls_bytes_dup(&np.ctx.tree_hash, th, th_len));
@@ -1079,8 +1136,13 @@ int mls_group_commit(mls_group *g, const mls_commit_params *p,
     }
     out->num_added = a.num_added;
   }
-  MG_CHECK(mls_group_group_info(out->next, 0, &out->group_info));
-  MG_CHECK(mls_group_ratchet_tree(out->next, &out->ratchet_tree));
+  /* Optional outputs (each costs: a signature, an O(n) encoding). */
+  if (p->want_group_info) {
+    MG_CHECK(mls_group_group_info(out->next, 0, &out->group_info));
+  }
+  if (a.num_added > 0 || p->want_ratchet_tree) {
+    MG_CHECK(mls_group_ratchet_tree(out->next, &out->ratchet_tree));
+  }
   rc = 0;
 out:
   if (rc < 0) {

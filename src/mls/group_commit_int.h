@@ -59,6 +59,12 @@ MG_MUST_USE int mls_group_check_proposal_(const mls_group *g,
                                           const mls_proposal *p,
                                           const mls_sender *sender,
                                           const mls_process_params *pp);
+/* mls_group_check_new_leaves_ checks that the encryption and signature
+ * keys of |leaves| appear nowhere else in |t| (the keys of a tree that had
+ * unique keys before these leaves changed). */
+MG_MUST_USE int mls_group_check_new_leaves_(const mls_tree *t,
+                                            const mls_leaf_idx *leaves,
+                                            size_t n);
 MG_MUST_USE int mls_group_validate_and_apply_(const mls_group *g,
                                               const mls_cprop *props, size_t n,
                                               const mls_sender *committer,

@@ -170,8 +170,7 @@ int mls_group_join_external(mls_group **out, mls_bytes *commit,
     old->priv = np; /* the joiner's keys (moved to the new state below) */
   }
   ac.content.commit.has_path = 1;
-  rc = mls_tree_check_unique_keys(&a.tree);
-  MG_REQUIRE(rc >= 0, rc);
+  MG_CHECK(mls_group_check_new_leaves_(&a.tree, &from, 1));
   ac.content.commit.proposals = calloc(n_vals, sizeof(mls_proposal_or_ref));
   MG_REQUIRE(ac.content.commit.proposals != NULL, MG_ERR_NOMEM);
   ac.content.commit.num_proposals = n_vals;

@@ -38,8 +38,19 @@ typedef struct mls_group_past_epoch {
   uint8_t sender_data_secret[MG_MAX_HASH_LEN];
   mls_secret_tree *st;
   uint32_t n_leaves;
-  mls_bytes *sig_pubs; /* n_leaves entries; empty for a blank leaf */
+  /* The members' signature keys in one block (copied at every epoch
+   * change, so no allocation per member): key of leaf l at
+   * sig_pubs + l * sig->pub_len, sig_present[l] = 0 for a blank leaf. */
+  size_t pub_len;
+  uint8_t *sig_pubs;
+  uint8_t *sig_present;
 } mls_group_past_epoch;
+
+/* The signature key of leaf |l| of |pe|, or NULL. */
+const uint8_t *mls_group_past_pub_(const mls_group_past_epoch *pe, uint32_t l);
+/* Allocates |pe|'s key block for |n| leaves of |pub_len| bytes (zeroed). */
+MG_MUST_USE int mls_group_past_alloc_pubs_(mls_group_past_epoch *pe, uint32_t n,
+                                           size_t pub_len);
 
 /* resumption_psk of an epoch (RFC 9420 §8.6), kept for PreSharedKey
  * proposals of type resumption. */
@@ -93,6 +104,8 @@ MG_MUST_USE int mls_group_member_key_(mls_group *g, uint32_t leaf,
                                       const mg_sig_key **out);
 MG_MUST_USE int mls_group_set_sig_key_(mls_group *g, const uint8_t *priv,
                                        size_t priv_len);
+/* Shares |src|'s prepared signature key (and copies its private bytes). */
+MG_MUST_USE int mls_group_share_sig_key_(mls_group *dst, const mls_group *src);
 MG_MUST_USE int mls_group_past_copy_(mls_group_past_epoch *out,
                                      const mls_group_past_epoch *in);
 void mls_group_past_cleanup_(mls_group_past_epoch *p);

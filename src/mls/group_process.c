@@ -44,14 +44,14 @@ typedef struct past_lookup {
 
 static int lookup_past(void *arg, uint32_t leaf, const mg_sig_key **out) {
   past_lookup *pl = arg;
-  if (leaf >= pl->pe->n_leaves || pl->pe->sig_pubs[leaf].len == 0) {
+  const uint8_t *pub = mls_group_past_pub_(pl->pe, leaf);
+  if (pub == NULL) {
     return MG_ERR_SENDER;
   }
   mg_sig_key_free(pl->key);
   pl->key = NULL;
   int rc = pl->suite->sig->key_from_pub(pl->suite->sig, &pl->key,
-                                        pl->pe->sig_pubs[leaf].data,
-                                        pl->pe->sig_pubs[leaf].len);
+                                        pub, pl->pe->pub_len);
   if (rc < 0) {
     return rc == MG_ERR_NOMEM ? rc : MG_ERR_SIGNATURE;
   }
@@ -418,9 +418,8 @@ int mls_group_propose(mls_group *g, const mls_proposal *prop, int encrypt,
     ln->leaf_node_source = MLS_LEAF_SOURCE_UPDATE;
     memset(&ln->lifetime, 0, sizeof(ln->lifetime));
     mls_bytes_cleanup(&ln->parent_hash);
-    MG_CHECK(mls_leaf_node_sign(s, ln, g->sig_priv.data, g->sig_priv.len,
-                                g->ctx.group_id.data, g->ctx.group_id.len,
-                                g->self.v));
+    MG_CHECK(mls_leaf_node_sign_key(s, ln, g->sig_key, g->ctx.group_id.data,
+                                    g->ctx.group_id.len, g->self.v));
     break;
   }
   case MLS_PROPOSAL_ADD:
@@ -499,7 +498,7 @@ int mls_group_make_group_info_(const mls_group *g, int with_tree,
       g->transcript.confirmed, g->transcript.confirmed_len));
   MG_CHECK(mls_bytes_dup(&gi->confirmation_tag, tag, tag_len));
   gi->signer = g->self.v;
-  MG_CHECK(mls_group_info_sign(s, gi, g->sig_priv.data, g->sig_priv.len));
+  MG_CHECK(mls_group_info_sign_key(s, gi, g->sig_key));
 out:
   if (rc < 0) {
     mls_group_info_cleanup(gi);

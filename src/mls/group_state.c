@@ -126,7 +126,8 @@ int mls_group_encode(mg_writer *w, const mls_group *g) {
     MG_GUARD(write_st(w, pe->st));
     MG_GUARD(mg_write_vec_begin(w, &mark2));
     for (uint32_t l = 0; l < pe->n_leaves; l++) {
-      MG_GUARD(mg_write_opaque(w, pe->sig_pubs[l].data, pe->sig_pubs[l].len));
+      const uint8_t *pub = mls_group_past_pub_(pe, l);
+      MG_GUARD(mg_write_opaque(w, pub, pub != NULL ? pe->pub_len : 0));
     }
     MG_GUARD(mg_write_vec_end(w, mark2));
   }
@@ -195,22 +196,28 @@ static int read_past(mg_reader *r, mls_group *g, mls_group_past_epoch *pe) {
   MG_CHECK(mg_read_copy(r, pe->sender_data_secret, nh));
   MG_CHECK(read_st(r, g, &pe->st));
   MG_CHECK(mg_read_vec(r, &v));
-  /* At most one entry per leaf of a tree of up to 2^20 leaves. */
-  size_t cap = 16;
-  pe->sig_pubs = calloc(cap, sizeof(*pe->sig_pubs));
-  MG_REQUIRE(pe->sig_pubs != NULL, MG_ERR_NOMEM);
-  while (mg_reader_len(&v) > 0) {
-    MG_REQUIRE(pe->n_leaves < MLS_SECRET_TREE_MAX_LEAVES, MG_ERR_LENGTH);
-    if (pe->n_leaves == cap) {
-      mls_bytes *n2 = calloc(cap * 2, sizeof(*n2));
-      MG_REQUIRE(n2 != NULL, MG_ERR_NOMEM);
-      memcpy(n2, pe->sig_pubs, cap * sizeof(*n2));
-      free(pe->sig_pubs);
-      pe->sig_pubs = n2;
-      cap *= 2;
+  /* Count the entries first (each is opaque<V>: empty or one key). */
+  {
+    mg_reader c = v;
+    uint32_t n = 0;
+    size_t pl = g->suite->sig->pub_len;
+    while (mg_reader_len(&c) > 0) {
+      mg_reader e;
+      MG_CHECK(mg_read_vec(&c, &e));
+      MG_REQUIRE(mg_reader_len(&e) == 0 || mg_reader_len(&e) == pl,
+                 MG_ERR_DECODE);
+      MG_REQUIRE(n < MLS_SECRET_TREE_MAX_LEAVES, MG_ERR_LENGTH);
+      n++;
     }
-    MG_CHECK(mls_bytes_read(&v, &pe->sig_pubs[pe->n_leaves]));
-    pe->n_leaves++;
+    MG_CHECK(mls_group_past_alloc_pubs_(pe, n, pl));
+    for (uint32_t l = 0; l < n; l++) {
+      mg_reader e;
+      MG_CHECK(mg_read_vec(&v, &e));
+      if (mg_reader_len(&e) == pl) {
+        memcpy(pe->sig_pubs + (size_t)l * pl, mg_reader_data(&e), pl);
+        pe->sig_present[l] = 1;
+      }
+    }
   }
   MG_REQUIRE(pe->n_leaves > 0, MG_ERR_DECODE);
   rc = 0;

@@ -61,6 +61,7 @@ int mls_key_package_generate(mls_key_package *out_kp,
                              mls_bytes *out_encoded, uint8_t *out_ref,
                              size_t ref_cap, size_t *out_ref_len,
                              const mls_key_package_params *params) {
+  mg_sig_key *skey = NULL;
   mls_key_package kp;
   mls_key_package_priv priv;
   mls_bytes enc = {NULL, 0};
@@ -126,8 +127,12 @@ int mls_key_package_generate(mls_key_package *out_kp,
   kp.leaf_node.leaf_node_source = MLS_LEAF_SOURCE_KEY_PACKAGE;
   kp.leaf_node.lifetime.not_before = params->now;
   kp.leaf_node.lifetime.not_after = params->now + validity;
-  MG_CHECK(mls_leaf_node_sign(suite, &kp.leaf_node, priv.sig_priv,
-                              priv.sig_priv_len, NULL, 0, 0));
+  /* One prepared key for both signatures (preparing costs a signature). */
+  rc = sig->key_from_priv(sig, &skey, priv.sig_priv, priv.sig_priv_len);
+  if (rc < 0) {
+    MG_FAIL(rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY);
+  }
+  MG_CHECK(mls_leaf_node_sign_key(suite, &kp.leaf_node, skey, NULL, 0, 0));
 
   /* RFC 9420 §10: the KeyPackage around it. */
   kp.version = MLS_VERSION_MLS10;
@@ -139,7 +144,7 @@ int mls_key_package_generate(mls_key_package *out_kp,
     MG_CHECK(mls_extension_list_add(&kp.extensions, MLS_EXT_LAST_RESORT, NULL,
                                     0));
   }
-  MG_CHECK(mls_key_package_sign(&kp, priv.sig_priv, priv.sig_priv_len));
+  MG_CHECK(mls_key_package_sign_key(&kp, skey));
 
   if (out_encoded != NULL) {
     MG_CHECK(mls_key_package_serialize(&kp, &enc.data, &enc.len));
@@ -162,8 +167,10 @@ int mls_key_package_generate(mls_key_package *out_kp,
   *out_kp = kp;
   *out_priv = priv;
   mg_memzero(&priv, sizeof(priv));
+  mg_sig_key_free(skey);
   return 0;
 out:
+  mg_sig_key_free(skey);
   mls_key_package_cleanup(&kp);
   mls_key_package_priv_cleanup(&priv);
   mls_bytes_cleanup(&enc);

@@ -107,6 +107,21 @@ void mls_key_package_cleanup(mls_key_package *x) {
 
 int mls_key_package_sign(mls_key_package *kp, const uint8_t *priv,
                          size_t priv_len) {
+  const mls_suite *suite;
+  mg_sig_key *key = NULL;
+  MG_ENSURE(kp != NULL && priv != NULL, MG_ERR_INVALID_ARG);
+  suite = mls_suite_by_id(kp->cipher_suite);
+  MG_ENSURE(suite != NULL, MG_ERR_UNSUPPORTED);
+  int rc = suite->sig->key_from_priv(suite->sig, &key, priv, priv_len);
+  if (rc < 0) {
+    return rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY;
+  }
+  rc = mls_key_package_sign_key(kp, key);
+  mg_sig_key_free(key);
+  return rc;
+}
+
+int mls_key_package_sign_key(mls_key_package *kp, const mg_sig_key *key) {
   uint8_t sig[MG_MAX_SIG_LEN];
   size_t sig_len = 0;
   uint8_t *tbs = NULL;
@@ -114,13 +129,13 @@ int mls_key_package_sign(mls_key_package *kp, const uint8_t *priv,
   mls_bytes nsig = {NULL, 0};
   const mls_suite *suite;
   int rc;
-  MG_ENSURE(kp != NULL && priv != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(kp != NULL && key != NULL, MG_ERR_INVALID_ARG);
   suite = mls_suite_by_id(kp->cipher_suite);
   MG_ENSURE(suite != NULL, MG_ERR_UNSUPPORTED);
   MG_CHECK(mls_leaf_serialize_with(key_package_tbs_encode_v, kp, &tbs,
                                    &tbs_len));
-  MG_CHECK(mls_sign_with_label(suite, sig, sizeof(sig), &sig_len, priv,
-                               priv_len, "KeyPackageTBS", tbs, tbs_len));
+  MG_CHECK(mls_sign_with_label_key(suite, sig, sizeof(sig), &sig_len, key,
+                                   "KeyPackageTBS", tbs, tbs_len));
   MG_CHECK(mls_bytes_dup(&nsig, sig, sig_len));
   mls_bytes_cleanup(&kp->signature);
   kp->signature = nsig;

@@ -351,6 +351,16 @@ MG_MUST_USE int mls_leaf_node_sign(const mls_suite *suite, mls_leaf_node *ln,
                                    const uint8_t *group_id,
                                    size_t group_id_len, uint32_t leaf_index);
 
+/* mls_leaf_node_sign_key is mls_leaf_node_sign with a prepared private key
+ * (suite->sig->key_from_priv): preparing an Ed25519 or ECDSA key costs
+ * about as much as signing. */
+MG_MUST_USE int mls_leaf_node_sign_key(const mls_suite *suite,
+                                       mls_leaf_node *ln,
+                                       const mg_sig_key *key,
+                                       const uint8_t *group_id,
+                                       size_t group_id_len,
+                                       uint32_t leaf_index);
+
 /* mls_leaf_node_verify checks |ln->signature| with |ln->signature_key|
  * (RFC 9420 §7.3).  Returns 0, or MG_ERR_LEAF_SIGNATURE if it does not
  * verify (also for a malformed signature key); MG_ERR_INVALID_ARG,
@@ -411,6 +421,10 @@ MG_MUST_USE int mls_key_package_tbs_encode(mg_writer *w,
  * failure |kp| is unchanged. */
 MG_MUST_USE int mls_key_package_sign(mls_key_package *kp, const uint8_t *priv,
                                      size_t priv_len);
+
+/* mls_key_package_sign_key is mls_key_package_sign with a prepared key. */
+MG_MUST_USE int mls_key_package_sign_key(mls_key_package *kp,
+                                         const mg_sig_key *key);
 
 /* mls_key_package_verify validates |kp| as RFC 9420 §10.1 requires, as far
  * as it can without group context: version mls10 (MG_ERR_VERSION), a known

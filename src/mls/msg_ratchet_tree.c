@@ -78,19 +78,29 @@ int mls_parent_node_encode(mg_writer *w, const mls_parent_node *in) {
   return mg_write_vec_end(w, mark);
 }
 
-static int parent_node_encode_v(mg_writer *w, const void *p) {
-  return mls_parent_node_encode(w, p);
-}
-
-static int parent_node_decode_v(mg_reader *r, void *p) {
-  return mls_parent_node_decode(r, p);
-}
-
 int mls_parent_node_copy(mls_parent_node *out, const mls_parent_node *in) {
+  int rc;
   MG_ENSURE(out != NULL && in != NULL, MG_ERR_INVALID_ARG);
   memset(out, 0, sizeof(*out));
-  return mls_leaf_copy_with(parent_node_encode_v, parent_node_decode_v, in,
-                            out);
+  /* Field by field (copied for every node at every epoch change). */
+  rc = mls_bytes_copy(&out->encryption_key, &in->encryption_key);
+  if (rc == 0) {
+    rc = mls_bytes_copy(&out->parent_hash, &in->parent_hash);
+  }
+  if (rc == 0 && in->num_unmerged_leaves > 0) {
+    out->unmerged_leaves = malloc(in->num_unmerged_leaves * sizeof(uint32_t));
+    if (out->unmerged_leaves == NULL) {
+      rc = MG_ERR_NOMEM;
+    } else {
+      memcpy(out->unmerged_leaves, in->unmerged_leaves,
+             in->num_unmerged_leaves * sizeof(uint32_t));
+      out->num_unmerged_leaves = in->num_unmerged_leaves;
+    }
+  }
+  if (rc < 0) {
+    mls_parent_node_cleanup(out);
+  }
+  return rc;
 }
 
 void mls_parent_node_cleanup(mls_parent_node *x) {

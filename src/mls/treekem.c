@@ -289,6 +289,26 @@ int mls_treekem_generate(mls_tree *t, mls_tree_priv *out_priv,
                          const mls_leaf_node *leaf_template,
                          const uint8_t *sig_priv, size_t sig_priv_len,
                          const uint8_t *group_id, size_t group_id_len) {
+  mg_sig_key *key = NULL;
+  MG_ENSURE(t != NULL && t->suite != NULL && sig_priv != NULL,
+            MG_ERR_INVALID_ARG);
+  int rc = t->suite->sig->key_from_priv(t->suite->sig, &key, sig_priv,
+                                        sig_priv_len);
+  if (rc < 0) {
+    return rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY;
+  }
+  rc = mls_treekem_generate_key(t, out_priv, out_secrets, out_path, from,
+                                leaf_template, key, group_id, group_id_len);
+  mg_sig_key_free(key);
+  return rc;
+}
+
+int mls_treekem_generate_key(mls_tree *t, mls_tree_priv *out_priv,
+                             mls_path_secrets *out_secrets,
+                             mls_update_path *out_path, mls_leaf_idx from,
+                             const mls_leaf_node *leaf_template,
+                             const mg_sig_key *sig_key,
+                             const uint8_t *group_id, size_t group_id_len) {
   mls_tree_priv priv;
   mls_path_secrets sec;
   mls_leaf_node ln;
@@ -303,7 +323,7 @@ int mls_treekem_generate(mls_tree *t, mls_tree_priv *out_priv,
   int rc, installed = 0;
 
   MG_ENSURE(t != NULL && out_priv != NULL && out_secrets != NULL &&
-                out_path != NULL && leaf_template != NULL && sig_priv != NULL,
+                out_path != NULL && leaf_template != NULL && sig_key != NULL,
             MG_ERR_INVALID_ARG);
   MG_ENSURE(mls_tree_leaf(t, from) != NULL, MG_ERR_NOT_FOUND);
   const mls_suite *s = t->suite;
@@ -364,8 +384,8 @@ int mls_treekem_generate(mls_tree *t, mls_tree_priv *out_priv,
   MG_CHECK(path_install(t, &j, from, fdp, fcp, n, pubp, leaf_ph, &leaf_ph_len));
   installed = 1;
   MG_CHECK(mls_bytes_dup(&ln.parent_hash, leaf_ph, leaf_ph_len));
-  MG_CHECK(mls_leaf_node_sign(s, &ln, sig_priv, sig_priv_len, group_id,
-                              group_id_len, from.v));
+  MG_CHECK(mls_leaf_node_sign_key(s, &ln, sig_key, group_id, group_id_len,
+                                  from.v));
   MG_CHECK(mls_leaf_node_copy(&up.leaf_node, &ln));
   place_leaf(t, from, &ln);
   journal_discard(&j);

@@ -117,6 +117,17 @@ MG_MUST_USE int mls_treekem_generate(mls_tree *t, mls_tree_priv *out_priv,
                                      const uint8_t *group_id,
                                      size_t group_id_len);
 
+/* mls_treekem_generate_key is mls_treekem_generate with the committer's
+ * prepared signature key. */
+MG_MUST_USE int mls_treekem_generate_key(mls_tree *t, mls_tree_priv *out_priv,
+                                         mls_path_secrets *out_secrets,
+                                         mls_update_path *out_path,
+                                         mls_leaf_idx from,
+                                         const mls_leaf_node *leaf_template,
+                                         const mg_sig_key *sig_key,
+                                         const uint8_t *group_id,
+                                         size_t group_id_len);
+
 /* mls_treekem_encrypt fills the encrypted_path_secret lists of |path|
  * (generated for leaf |from| of the merged tree |t|): for each node of the
  * filtered direct path, EncryptWithLabel(pk, "UpdatePathNode", |ctx|,

@@ -229,6 +229,21 @@ out:
 
 int mls_group_info_sign(const mls_suite *suite, mls_group_info *gi,
                         const uint8_t *signer_priv, size_t signer_priv_len) {
+  mg_sig_key *key = NULL;
+  MG_ENSURE(wl_suite_ok(suite) && gi != NULL && signer_priv != NULL,
+            MG_ERR_INVALID_ARG);
+  int rc = suite->sig->key_from_priv(suite->sig, &key, signer_priv,
+                                     signer_priv_len);
+  if (rc < 0) {
+    return rc == MG_ERR_NOMEM ? rc : MG_ERR_BAD_KEY;
+  }
+  rc = mls_group_info_sign_key(suite, gi, key);
+  mg_sig_key_free(key);
+  return rc;
+}
+
+int mls_group_info_sign_key(const mls_suite *suite, mls_group_info *gi,
+                            const mg_sig_key *key) {
   mg_writer w;
   uint8_t sig[MG_MAX_SIG_LEN];
   size_t sig_len = 0;
@@ -236,13 +251,13 @@ int mls_group_info_sign(const mls_suite *suite, mls_group_info *gi,
   int rc;
 
   mg_writer_zero(&w);
-  MG_ENSURE(wl_suite_ok(suite) && gi != NULL && signer_priv != NULL,
+  MG_ENSURE(wl_suite_ok(suite) && gi != NULL && key != NULL,
             MG_ERR_INVALID_ARG);
   MG_CHECK(mg_writer_init(&w, 256, 0));
   MG_CHECK(mls_group_info_tbs_encode(&w, gi));
-  MG_CHECK(mls_sign_with_label(suite, sig, sizeof(sig), &sig_len, signer_priv,
-                               signer_priv_len, MLS_GROUP_INFO_TBS_LABEL,
-                               mg_writer_data(&w), mg_writer_len(&w)));
+  MG_CHECK(mls_sign_with_label_key(suite, sig, sizeof(sig), &sig_len, key,
+                                   MLS_GROUP_INFO_TBS_LABEL,
+                                   mg_writer_data(&w), mg_writer_len(&w)));
   MG_CHECK(mls_bytes_dup(&s, sig, sig_len));
   mls_bytes_cleanup(&gi->signature);
   gi->signature = s;

@@ -101,6 +101,11 @@ MG_MUST_USE int mls_group_info_sign(const mls_suite *suite, mls_group_info *gi,
                                     const uint8_t *signer_priv,
                                     size_t signer_priv_len);
 
+/* mls_group_info_sign_key is mls_group_info_sign with a prepared key. */
+MG_MUST_USE int mls_group_info_sign_key(const mls_suite *suite,
+                                        mls_group_info *gi,
+                                        const mg_sig_key *key);
+
 /* mls_group_info_verify checks gi->signature with |signer_pub|.  Returns
  * 0, MG_ERR_SIGNATURE, or MG_ERR_BAD_KEY / encoder errors. */
 MG_MUST_USE int mls_group_info_verify(const mls_suite *suite,
