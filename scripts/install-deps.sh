@@ -7,6 +7,10 @@ libssl-dev libsodium-dev liblmdb-dev libnghttp2-dev libjansson-dev check"
 # The test suite also needs valgrind and clang with its libFuzzer runtime.
 if [ "${MLSGATE_NO_TEST_TOOLS:-0}" != 1 ]; then
   pkgs="$pkgs valgrind clang libclang-rt-14-dev"
+  # tests/tlog_interop.sh cross-checks the audit log's Merkle proofs and
+  # signed checkpoints against Go's golang.org/x/mod/sumdb (offline, from
+  # Debian's packages): the only independent consistency-proof verifier.
+  pkgs="$pkgs golang-go golang-golang-x-mod-dev python3"
   # tests/interop.sh runs ts-mls on Node.js (>= 20.19, tests/interop/README.md).
   # Debian's nodejs (18 on Debian 12) only when there is no node at all: a
   # newer Node already on the machine is left alone.

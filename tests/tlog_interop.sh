@@ -51,7 +51,11 @@ if command -v go >/dev/null 2>&1 && [ -d "$gopath/src/golang.org/x/mod/sumdb/tlo
   (cd "$work" && GO111MODULE=off GOPATH="$gopath" GOCACHE="$PWD/gocache" \
      GOFLAGS= GOPROXY=off go run verify.go ours.json)
 else
-  echo "tlog_interop.sh: NOTE: golang.org/x/mod/sumdb part not run (needs the Debian packages golang-go and golang-golang-x-mod-dev); consistency proofs then have no independent check here"
+  echo "tlog_interop.sh: NOTE: golang.org/x/mod/sumdb part not run (needs the Debian packages golang-go and golang-golang-x-mod-dev, which scripts/install-deps.sh installs); consistency proofs then have no independent check here"
+  if [ "${MLSGATE_INTEROP_REQUIRED:-0}" = 1 ]; then
+    echo "tlog_interop.sh: MLSGATE_INTEROP_REQUIRED=1: failing instead"
+    exit 1
+  fi
 fi
 
 command -v node >/dev/null 2>&1 || skip "node not found (scripts/install-deps.sh installs it)"
