@@ -451,7 +451,8 @@ static double timed_durable(dur_ctx *d, fig *f, double t) {
 }
 
 static int bench_durable(const opts *o, dur_ctx *d, mg_keystore *ks,
-                         uint64_t log0, double *fsync_sec) {
+                         uint64_t log0, double *fsync_sec,
+                         double *lmdb_sec) {
   fig figs[2 + 4 * NUM_KS];
   size_t nf = 0;
   figs[nf++] = (fig){F_FSYNC, 1, 0};
@@ -523,13 +524,26 @@ static int bench_durable(const opts *o, dur_ctx *d, mg_keystore *ks,
   printf("  verdicts:\n");
   for (size_t i = 2; i < nf; i += NUM_KS) {
     double r1 = figs[i].best * figs[i].k;
-    double r64 = figs[i + NUM_KS - 1].best * figs[i + NUM_KS - 1].k;
     double one = (1.0 / figs[i].best) / fs;
-    printf("    %-20s k=1 costs %.2f fdatasync (%.2f LMDB empty commits); "
-           "batching k=64: %.1fx the ops/s of k=1 -> %s\n",
+    size_t bj = i;
+    for (size_t j = i; j < i + NUM_KS; j++) {
+      if (figs[j].best * figs[j].k > figs[bj].best * figs[bj].k) {
+        bj = j;
+      }
+    }
+    double rb = figs[bj].best * figs[bj].k;
+    printf("    %-18s k=1: %.2f fdatasync = %.2f empty LMDB commits; "
+           "best batch k=%d: %.1fx the ops/s of k=1 -> %s",
            kind_name(figs[i].kind), one, figs[1].best / figs[i].best,
-           r64 / r1, r64 > 1.5 * r1 ? "batching speeds up" : "NO speed-up");
+           figs[bj].k, rb / r1,
+           rb > 1.5 * r1 ? "batching speeds up" : "NO speed-up");
+    if (figs[i].kind == F_SAVE_S || figs[i].kind == F_SAVE_L) {
+      double len = (double)d->state_len[figs[i].kind == F_SAVE_L];
+      printf(" (%.0f MB/s of state at k=%d)", rb * len / 1e6, figs[bj].k);
+    }
+    printf("\n");
   }
+  *lmdb_sec = 1.0 / figs[1].best;
   return 0;
 }
 
@@ -671,7 +685,7 @@ static int run_cli(const char *exe, const char *file, const char *vkey,
 }
 
 static int bench_audit(const opts *o, mg_keystore *ks, const char *dir,
-                       double fsync_sec) {
+                       double fsync_sec, double lmdb_sec) {
   uint64_t sizes[4] = {1000, 10000, 100000, 1000000};
   size_t nsz = 0;
   for (size_t i = 0; i < 4; i++) {
@@ -844,13 +858,14 @@ static int bench_audit(const opts *o, mg_keystore *ks, const char *dir,
          "transaction), best of %d runs of %d\n",
          o->runs, CP_PER_RUN);
   printf("  bound: one Ed25519 signature = %.3f ms (libsodium); one fdatasync "
-         "= %.3f ms\n",
-         1e3 / sig_rate, fsync_sec * 1e3);
-  printf("  %-12s %10s %10s %10s\n", "log entries", "ms", "x Ed25519",
-         "x fsync");
+         "= %.3f ms; one empty LMDB commit = %.3f ms (from 1-3)\n",
+         1e3 / sig_rate, fsync_sec * 1e3, lmdb_sec * 1e3);
+  printf("  %-12s %10s %10s %10s %10s\n", "log entries", "ms", "x Ed25519",
+         "x fsync", "x LMDB");
   for (size_t i = 0; i < nsz; i++) {
-    printf("  %-12" PRIu64 " %10.3f %10.2f %10.2f\n", cp_size[i], cp_ms[i],
-           cp_ms[i] / (1e3 / sig_rate), cp_ms[i] / (fsync_sec * 1e3));
+    printf("  %-12" PRIu64 " %10.3f %10.2f %10.2f %10.2f\n", cp_size[i],
+           cp_ms[i], cp_ms[i] / (1e3 / sig_rate), cp_ms[i] / (fsync_sec * 1e3),
+           cp_ms[i] / (lmdb_sec * 1e3));
   }
   if (nsz > 1) {
     double g = cp_ms[nsz - 1] / cp_ms[0];
@@ -1063,12 +1078,12 @@ int main(int argc, char **argv) {
     goto out;
   }
   d.audit_written = 0;
-  double fsync_sec = 0;
-  if (bench_durable(&o, &d, ksa, log0, &fsync_sec) != 0) {
+  double fsync_sec = 0, lmdb_sec = 0;
+  if (bench_durable(&o, &d, ksa, log0, &fsync_sec, &lmdb_sec) != 0) {
     goto out;
   }
   fflush(stdout);
-  if (bench_audit(&o, ksb, db, fsync_sec) != 0) {
+  if (bench_audit(&o, ksb, db, fsync_sec, lmdb_sec) != 0) {
     goto out;
   }
 
