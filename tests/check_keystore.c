@@ -14,8 +14,11 @@
  *    through the raw interface makes the operation fail with
  *    MG_ERR_TAMPERED, as does a record moved under another key;
  *  - a failed operation (also one failing half-way through its
- *    transaction) leaves every table byte for byte as it was, the audit
- *    log included;
+ *    transaction) leaves every table but the audit log's byte for byte as
+ *    it was; one that owns its transaction (create, rotate, revoke,
+ *    rotate_due, generate, prune) appends exactly one audit entry naming
+ *    the action, the object and the error, a transaction-scoped one (take,
+ *    group save and delete, lease: their caller records) and a read none;
  *  - each changing operation appends exactly its audit entry (action,
  *    object, key IDs), reads and leases none.
  */
@@ -245,6 +248,138 @@ static void assert_unchanged(snap *before) {
   ck_assert_uint_eq(before->len, after.len);
   ck_assert(memcmp(before->buf, after.buf, after.len) == 0);
   free(after.buf);
+}
+
+/* ------------------------------------------------------------- audit */
+
+static int count_txn(mg_kv_txn *txn, void *p) {
+  return mg_kv_count(txn, MG_KV_AUDIT, p);
+}
+
+static uint64_t audit_count(void) {
+  uint64_t n = 0;
+  ck_assert_int_eq(mg_kv_read(ks->kv, count_txn, &n), 0);
+  return n;
+}
+
+typedef struct audit_seen {
+  char action[16][32];
+  char object[16][160];
+  size_t num_key_ids[16];
+  char key_id0[16][2 * MG_KS_KEY_ID_LEN + 1]; /* the first, or "" */
+  char result[16][32];
+  size_t n;
+} audit_seen;
+
+static int audit_seen_fn(void *arg, uint64_t seq, const char *entry,
+                         size_t entry_len,
+                         const uint8_t leaf_hash[MG_TLOG_HASH_LEN]) {
+  audit_seen *a = arg;
+  json_error_t jerr;
+  json_t *j = json_loadb(entry, entry_len, 0, &jerr);
+  (void)seq;
+  (void)leaf_hash;
+  ck_assert_ptr_nonnull(j);
+  ck_assert_uint_lt(a->n, 16);
+  snprintf(a->action[a->n], sizeof(a->action[0]), "%s",
+           json_string_value(json_object_get(j, "action")));
+  snprintf(a->object[a->n], sizeof(a->object[0]), "%s",
+           json_string_value(json_object_get(j, "object")));
+  snprintf(a->result[a->n], sizeof(a->result[0]), "%s",
+           json_string_value(json_object_get(j, "result")));
+  a->num_key_ids[a->n] = json_array_size(json_object_get(j, "key_ids"));
+  snprintf(a->key_id0[a->n], sizeof(a->key_id0[0]), "%s",
+           a->num_key_ids[a->n] > 0
+               ? json_string_value(
+                     json_array_get(json_object_get(j, "key_ids"), 0))
+               : "");
+  ck_assert_str_eq(json_string_value(json_object_get(j, "actor")), "test");
+  a->n++;
+  json_decref(j);
+  return 0;
+}
+
+
+/* A snapshot of every table but the audit log's (MG_KV_AUDIT and
+ * MG_KV_AUDIT_TREE): what a failed operation must leave as it was. */
+static int state_snap_txn(mg_kv_txn *txn, void *p) {
+  snap *s = p;
+  s->len = 0;
+  for (int tb = 0; tb < MG_KV_NUM_TABLES; tb++) {
+    int rc;
+    if (tb == MG_KV_AUDIT || tb == MG_KV_AUDIT_TREE) {
+      continue;
+    }
+    snap_add(s, &tb, sizeof(tb));
+    rc = mg_kv_scan(txn, (mg_kv_table)tb, NULL, 0, snap_fn, s);
+    if (rc < 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* Failed operations, one after the other: the store's state (every table
+ * but the audit log's) and the audit log's size before them. */
+typedef struct failures {
+  snap state;
+  uint64_t audit_n;
+} failures;
+
+static failures failures_begin(void) {
+  failures f;
+  memset(&f, 0, sizeof(f));
+  ck_assert_int_eq(mg_kv_read(ks->kv, state_snap_txn, &f.state), 0);
+  f.audit_n = audit_count();
+  return f;
+}
+
+static void assert_state_unchanged(const failures *f) {
+  snap after;
+  memset(&after, 0, sizeof(after));
+  ck_assert_int_eq(mg_kv_read(ks->kv, state_snap_txn, &after), 0);
+  ck_assert_uint_eq(f->state.len, after.len);
+  ck_assert(memcmp(f->state.buf, after.buf, after.len) == 0);
+  free(after.buf);
+}
+
+/* assert_audited: the operation that just failed with |err| changed
+ * nothing but the audit log, which gained exactly one entry: |action| on
+ * |object|, result the name of |err|, |num_key_ids| key IDs, the first
+ * |key_id0| (hex) when not NULL.  The log verifies as a Merkle tree. */
+static void assert_audited(failures *f, const char *action, const char *object,
+                           int err, size_t num_key_ids, const char *key_id0) {
+  audit_seen seen;
+  uint64_t size = 0;
+  assert_state_unchanged(f);
+  memset(&seen, 0, sizeof(seen));
+  ck_assert_int_eq(mg_ks_audit_entries(ks, f->audit_n, UINT64_MAX,
+                                       audit_seen_fn, &seen, &size),
+                   0);
+  ck_assert_uint_eq(size, f->audit_n + 1);
+  ck_assert_uint_eq(seen.n, 1);
+  ck_assert_str_eq(seen.action[0], action);
+  ck_assert_str_eq(seen.object[0], object);
+  ck_assert_str_eq(seen.result[0], mg_err_name(err));
+  ck_assert_uint_eq(seen.num_key_ids[0], num_key_ids);
+  if (key_id0 != NULL) {
+    ck_assert_str_eq(seen.key_id0[0], key_id0);
+  }
+  f->audit_n = size;
+}
+
+/* assert_not_audited: the failure changed nothing at all (a read, a
+ * transaction-scoped operation whose caller records its failure, or a call
+ * without a context to record with). */
+static void assert_not_audited(const failures *f) {
+  assert_state_unchanged(f);
+  ck_assert_uint_eq(audit_count(), f->audit_n);
+}
+
+static void failures_end(failures *f) {
+  assert_not_audited(f);
+  free(f->state.buf);
+  memset(f, 0, sizeof(*f));
 }
 
 static size_t sk_key(uint8_t *buf, const char *name, uint32_t version) {
@@ -552,31 +687,41 @@ START_TEST(test_names_and_suites) {
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"};
   mg_ks_ctx c = ctx_at(T0);
   mg_ks_identity id;
-  snap before;
+  failures f;
   memset(&id, 0, sizeof(id));
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
     ck_assert_msg(mg_ks_name_valid(good[i]), "%s", good[i]);
   }
-  before = take_snap();
+  /* Each refused create is audited (an invalid name is not copied into
+   * the log); reads are not. */
+  f = failures_begin();
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     ck_assert_msg(!mg_ks_name_valid(bad[i]), "%s", bad[i]);
     ck_assert_int_eq(mg_ks_identity_create(ks, &c, bad[i], 1, 0, &id),
                      MG_ERR_INVALID_ARG);
+    assert_audited(&f, "identity.create", "", MG_ERR_INVALID_ARG, 0, NULL);
     ck_assert_int_eq(mg_ks_identity_get(ks, bad[i], &id), MG_ERR_INVALID_ARG);
+    assert_not_audited(&f);
   }
   ck_assert(!mg_ks_name_valid(NULL));
   ck_assert_int_eq(mg_ks_identity_create(ks, &c, NULL, 1, 0, &id),
                    MG_ERR_INVALID_ARG);
+  assert_audited(&f, "identity.create", "", MG_ERR_INVALID_ARG, 0, NULL);
   ck_assert_int_eq(mg_ks_identity_create(ks, &c, "acme", 0, 0, &id),
                    MG_ERR_UNSUPPORTED);
+  assert_audited(&f, "identity.create", "acme", MG_ERR_UNSUPPORTED, 0, NULL);
   ck_assert_int_eq(mg_ks_identity_create(ks, &c, "acme", 8, 0, &id),
                    MG_ERR_UNSUPPORTED);
+  assert_audited(&f, "identity.create", "acme", MG_ERR_UNSUPPORTED, 0, NULL);
   ck_assert_int_eq(mg_ks_identity_create(ks, &c, "acme", 0xffff, 0, &id),
                    MG_ERR_UNSUPPORTED);
+  assert_audited(&f, "identity.create", "acme", MG_ERR_UNSUPPORTED, 0, NULL);
+  /* Without a context there is no actor or time to record. */
   ck_assert_int_eq(mg_ks_identity_create(ks, NULL, "acme", 1, 0, &id),
                    MG_ERR_INVALID_ARG);
-  assert_unchanged(&before);
-  free(before.buf);
+  ck_assert_int_eq(mg_ks_identity_create(NULL, &c, "acme", 1, 0, &id),
+                   MG_ERR_INVALID_ARG);
+  failures_end(&f);
   ck_assert_int_eq(mg_ks_identity_get(ks, "acme", &id), MG_ERR_NOT_FOUND);
 }
 END_TEST
@@ -631,15 +776,16 @@ START_TEST(test_identity_create_get) {
   ck_assert(memcmp(got.keys, id.keys, sizeof(*id.keys)) == 0);
   mg_ks_identity_cleanup(&got);
 
-  /* The same name again: refused, nothing changed. */
+  /* The same name again: refused, audited, nothing else changed. */
   {
-    snap before = take_snap();
+    failures f = failures_begin();
     ck_assert_int_eq(mg_ks_identity_create(ks, &c, name, suite, 0, NULL),
                      MG_ERR_EXISTS);
+    assert_audited(&f, "identity.create", name, MG_ERR_EXISTS, 0, NULL);
     ck_assert_int_eq(mg_ks_identity_create(ks, &c, name, 1, 0, NULL),
                      MG_ERR_EXISTS);
-    assert_unchanged(&before);
-    free(before.buf);
+    assert_audited(&f, "identity.create", name, MG_ERR_EXISTS, 0, NULL);
+    failures_end(&f);
   }
 
   ck_assert_int_eq(mg_ks_view(ks, NULL, NULL), MG_ERR_INVALID_ARG);
@@ -775,15 +921,16 @@ START_TEST(test_rotate) {
   mg_ks_identity_cleanup(&id);
 
   {
-    snap before = take_snap();
+    failures f = failures_begin();
     ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "nobody", NULL),
                      MG_ERR_NOT_FOUND);
+    assert_audited(&f, "identity.rotate", "nobody", MG_ERR_NOT_FOUND, 0, NULL);
     ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "no body", NULL),
                      MG_ERR_INVALID_ARG);
+    assert_audited(&f, "identity.rotate", "", MG_ERR_INVALID_ARG, 0, NULL);
     ck_assert_int_eq(mg_ks_identity_rotate(ks, NULL, "acme", NULL),
                      MG_ERR_INVALID_ARG);
-    assert_unchanged(&before);
-    free(before.buf);
+    failures_end(&f);
   }
   ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "acme", NULL), 0);
 }
@@ -841,17 +988,26 @@ START_TEST(test_revoke) {
    * changes. */
   memset(unknown, 0x5a, sizeof(unknown));
   {
-    snap before = take_snap();
+    failures f = failures_begin();
+    char hex[2 * MG_KS_KEY_ID_LEN + 1];
+    mg_hex_encode(hex, v1, MG_KS_KEY_ID_LEN);
     ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", v1),
                      MG_ERR_CONFLICT);
+    assert_audited(&f, "identity.revoke", "acme", MG_ERR_CONFLICT, 1, hex);
+    mg_hex_encode(hex, unknown, MG_KS_KEY_ID_LEN);
     ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", unknown),
                      MG_ERR_NOT_FOUND);
+    assert_audited(&f, "identity.revoke", "acme", MG_ERR_NOT_FOUND, 1, hex);
+    mg_hex_encode(hex, k2.key_id, MG_KS_KEY_ID_LEN);
     ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "other", k2.key_id),
                      MG_ERR_NOT_FOUND);
+    assert_audited(&f, "identity.revoke", "other", MG_ERR_NOT_FOUND, 1, hex);
     ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", NULL),
                      MG_ERR_INVALID_ARG);
-    assert_unchanged(&before);
-    free(before.buf);
+    assert_audited(&f, "identity.revoke", "acme", MG_ERR_INVALID_ARG, 0, NULL);
+    ck_assert_int_eq(mg_ks_identity_revoke(ks, NULL, "acme", v1),
+                     MG_ERR_INVALID_ARG);
+    failures_end(&f);
   }
 
   /* Revoking the active v2: v3 becomes active; v2's package goes. */
@@ -911,19 +1067,20 @@ START_TEST(test_rotate_due) {
 END_TEST
 
 /* A failure half-way through rotate_due (the second identity's record does
- * not open) rolls back the first identity's rotation. */
+ * not open) rolls back the first identity's rotation and its audit entry;
+ * the failure gets one entry of its own. */
 START_TEST(test_rotate_due_atomic) {
   mg_ks_ctx c = ctx_at(T0 + 1000);
   size_t n = 7;
-  snap before;
+  failures f;
   make_identity("a-first", 1, 10, T0);
   make_identity("b-second", 1, 10, T0);
   raw_flip(MG_KV_IDENTITIES, (const uint8_t *)"b-second", 8, 30);
-  before = take_snap();
+  f = failures_begin();
   ck_assert_int_eq(mg_ks_identity_rotate_due(ks, &c, &n), MG_ERR_TAMPERED);
   ck_assert_uint_eq(n, 0);
-  assert_unchanged(&before);
-  free(before.buf);
+  assert_audited(&f, "identity.rotate_due", "", MG_ERR_TAMPERED, 0, NULL);
+  failures_end(&f);
 }
 END_TEST
 
@@ -1058,21 +1215,29 @@ START_TEST(test_kp_generate_take) {
     mls_key_package_priv_cleanup(&priv);
   }
 
-  /* Errors of generate. */
+  /* Errors of generate: each audited; stats is a read. */
   {
-    snap before = take_snap();
+    failures f = failures_begin();
     ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "nobody", 1, 0, NULL, NULL),
                      MG_ERR_NOT_FOUND);
+    assert_audited(&f, "keypackage.generate", "nobody", MG_ERR_NOT_FOUND, 0,
+                   NULL);
     ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", 0, 0, NULL, NULL),
                      MG_ERR_INVALID_ARG);
+    assert_audited(&f, "keypackage.generate", "acme", MG_ERR_INVALID_ARG, 0,
+                   NULL);
     ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", MG_KS_KP_MAX_BATCH + 1,
                                        0, NULL, NULL),
                      MG_ERR_INVALID_ARG);
+    assert_audited(&f, "keypackage.generate", "acme", MG_ERR_INVALID_ARG, 0,
+                   NULL);
     ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "a b", 1, 0, NULL, NULL),
                      MG_ERR_INVALID_ARG);
+    assert_audited(&f, "keypackage.generate", "", MG_ERR_INVALID_ARG, 0, NULL);
+    ck_assert_int_eq(mg_ks_kp_generate(ks, NULL, "acme", 1, 0, NULL, NULL),
+                     MG_ERR_INVALID_ARG);
     ck_assert_int_eq(mg_ks_kp_stats(ks, "nobody", T0, &st), MG_ERR_NOT_FOUND);
-    assert_unchanged(&before);
-    free(before.buf);
+    failures_end(&f);
   }
   mg_ks_identity_cleanup(&id);
   kps_free(&gen);
@@ -1377,16 +1542,20 @@ START_TEST(test_tamper_moved) {
 }
 END_TEST
 
-/* A failing operation of each kind changes nothing, including those that
- * fail on a record that does not open after other reads. */
+/* A failing operation of each kind changes nothing but the audit log,
+ * including those that fail on a record that does not open after other
+ * reads: an operation that owns its transaction records its failure (one
+ * entry, result = the error); a transaction-scoped one (take, group save
+ * and delete, lease) leaves that to its caller and changes nothing. */
 START_TEST(test_failures_change_nothing) {
   mg_ks_ctx c = ctx_at(T0 + 5);
   kps gen;
-  snap before;
+  failures f;
   uint8_t key[MG_KS_KEY_BUF];
   size_t key_len;
   mg_ks_identity id;
   uint8_t v1[MG_KS_KEY_ID_LEN];
+  char v1_hex[2 * MG_KS_KEY_ID_LEN + 1];
 
   memset(&gen, 0, sizeof(gen));
   make_identity("acme", 1, 10, T0);
@@ -1409,28 +1578,35 @@ START_TEST(test_failures_change_nothing) {
   key_len = kp_key(key, "acme", 1, gen.ref[1], gen.ref_len[1]);
   raw_flip(MG_KV_KEY_PACKAGES, key, key_len, 40);
 
-  before = take_snap();
+  f = failures_begin();
   ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", 3, 0, NULL, NULL),
                    MG_ERR_TAMPERED);
+  assert_audited(&f, "keypackage.generate", "acme", MG_ERR_TAMPERED, 0, NULL);
   ck_assert_int_eq(take("acme", gen.ref[0], gen.ref_len[0], T0, NULL, NULL),
                    MG_ERR_TAMPERED);
+  assert_not_audited(&f);
   ck_assert_int_eq(take("acme", gen.ref[1], gen.ref_len[1], T0, NULL, NULL),
                    MG_ERR_TAMPERED);
+  assert_not_audited(&f);
   ck_assert_int_eq(mg_ks_identity_revoke(ks, &c, "acme", v1), MG_ERR_TAMPERED);
+  mg_hex_encode(v1_hex, v1, sizeof(v1));
+  assert_audited(&f, "identity.revoke", "acme", MG_ERR_TAMPERED, 1, v1_hex);
   c.now = T0 + 200 * DAY;
   ck_assert_int_eq(mg_ks_kp_prune(ks, &c, NULL), MG_ERR_TAMPERED);
+  assert_audited(&f, "keypackage.prune", "", MG_ERR_TAMPERED, 0, NULL);
   c.now = T0 + 5;
   ck_assert_int_eq(mg_ks_identity_create(ks, &c, "acme", 1, 0, NULL),
                    MG_ERR_EXISTS);
+  assert_audited(&f, "identity.create", "acme", MG_ERR_EXISTS, 0, NULL);
   ck_assert_int_eq(mg_ks_identity_rotate(ks, &c, "nobody", NULL),
                    MG_ERR_NOT_FOUND);
+  assert_audited(&f, "identity.rotate", "nobody", MG_ERR_NOT_FOUND, 0, NULL);
   ck_assert_int_eq(group_save("conv", 0, 2, "s2"), MG_ERR_CONFLICT);
   ck_assert_int_eq(group_save("conv", MG_KS_EPOCH_NONE, 2, "s2"),
                    MG_ERR_CONFLICT);
   ck_assert_int_eq(group_delete("none"), MG_ERR_NOT_FOUND);
   ck_assert_int_eq(lease("conv", 0, 1, NULL), MG_ERR_CONFLICT);
-  assert_unchanged(&before);
-  free(before.buf);
+  failures_end(&f);
   kps_free(&gen);
 }
 END_TEST
@@ -1472,47 +1648,6 @@ START_TEST(test_transact_atomic) {
 END_TEST
 
 /* ------------------------------------------------------------- audit */
-
-static int count_txn(mg_kv_txn *txn, void *p) {
-  return mg_kv_count(txn, MG_KV_AUDIT, p);
-}
-
-static uint64_t audit_count(void) {
-  uint64_t n = 0;
-  ck_assert_int_eq(mg_kv_read(ks->kv, count_txn, &n), 0);
-  return n;
-}
-
-typedef struct audit_seen {
-  char action[16][32];
-  char object[16][160];
-  size_t num_key_ids[16];
-  char result[16][32];
-  size_t n;
-} audit_seen;
-
-static int audit_seen_fn(void *arg, uint64_t seq, const char *entry,
-                         size_t entry_len,
-                         const uint8_t leaf_hash[MG_TLOG_HASH_LEN]) {
-  audit_seen *a = arg;
-  json_error_t jerr;
-  json_t *j = json_loadb(entry, entry_len, 0, &jerr);
-  (void)seq;
-  (void)leaf_hash;
-  ck_assert_ptr_nonnull(j);
-  ck_assert_uint_lt(a->n, 16);
-  snprintf(a->action[a->n], sizeof(a->action[0]), "%s",
-           json_string_value(json_object_get(j, "action")));
-  snprintf(a->object[a->n], sizeof(a->object[0]), "%s",
-           json_string_value(json_object_get(j, "object")));
-  snprintf(a->result[a->n], sizeof(a->result[0]), "%s",
-           json_string_value(json_object_get(j, "result")));
-  a->num_key_ids[a->n] = json_array_size(json_object_get(j, "key_ids"));
-  ck_assert_str_eq(json_string_value(json_object_get(j, "actor")), "test");
-  a->n++;
-  json_decref(j);
-  return 0;
-}
 
 /* Every operation that changes something appends its audit entry in its
  * own transaction; reads and leases append none. */
@@ -1591,6 +1726,37 @@ START_TEST(test_audit_entries) {
 }
 END_TEST
 
+/* A generate whose callback stops the calls succeeded all the same: its
+ * packages stay, with its one success entry and no failure entry. */
+static int stop_kp(void *arg, const uint8_t *ref, size_t ref_len,
+                   const uint8_t *kp, size_t kp_len) {
+  (void)arg;
+  (void)ref;
+  (void)ref_len;
+  (void)kp;
+  (void)kp_len;
+  return 7;
+}
+
+START_TEST(test_kp_generate_callback_stops) {
+  mg_ks_ctx c = ctx_at(T0);
+  mg_ks_kp_counts st;
+  audit_seen seen;
+  uint64_t n0, size = 0;
+  make_identity("acme", 1, 0, T0);
+  n0 = audit_count();
+  ck_assert_int_eq(mg_ks_kp_generate(ks, &c, "acme", 2, 0, stop_kp, NULL), 7);
+  ck_assert_int_eq(mg_ks_kp_stats(ks, "acme", T0, &st), 0);
+  ck_assert_uint_eq(st.unused, 2);
+  memset(&seen, 0, sizeof(seen));
+  ck_assert_int_eq(
+      mg_ks_audit_entries(ks, n0, UINT64_MAX, audit_seen_fn, &seen, &size), 0);
+  ck_assert_uint_eq(size, n0 + 1);
+  ck_assert_str_eq(seen.action[0], "keypackage.generate");
+  ck_assert_str_eq(seen.result[0], "ok");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1624,6 +1790,7 @@ int main(void) {
   tcase_add_test(tc, test_failures_change_nothing);
   tcase_add_test(tc, test_transact_atomic);
   tcase_add_test(tc, test_audit_entries);
+  tcase_add_test(tc, test_kp_generate_callback_stops);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -4,8 +4,12 @@
 # rotate/revoke/rotate-due, keypackages generate/stats, their --json output
 # (parsed with python3, else node, when one is there), and bad input (no
 # store, wrong or unsafe KEK, unknown identity, bad suite, bad duration, bad
-# arguments): each exits non-zero with a message on stderr and leaves the
-# store byte for byte as it was.
+# arguments): each exits non-zero with a message on stderr.  Input refused
+# before the store is opened, and failed reads, leave the store byte for
+# byte as it was; an operation the store refuses (unknown identity or key,
+# already revoked, existing name) changes nothing but the audit log, which
+# gains one entry naming the action, the object and the error (issue 5: one
+# entry per operation, failures and denials alike).
 set -u
 
 bin="${top_builddir:-.}/mlsgatectl"
@@ -83,6 +87,64 @@ bad() {
   after=$(store_state var)
   [ "$before" = "$after" ] || fail "mlsgatectl $* changed the store"
   [ ! -s "$tmp/out" ] || fail "mlsgatectl $* printed to stdout on failure"
+}
+
+# export_audit: exports ./var's audit log to a new file $export_file and
+# sets $export_size to the number of entries it covers (the export then
+# appends its own checkpoint entry).
+exports=0
+export_audit() {
+  exports=$((exports + 1))
+  export_file="$tmp/audit-$exports.jsonl"
+  export_size=-1
+  if ! "$bin" audit export --out "$export_file" >/dev/null 2>"$tmp/export-err"; then
+    fail "audit export: $(cat "$tmp/export-err")"
+    return 1
+  fi
+  export_size=$(sed -n '1s/.*"size":\([0-9][0-9]*\).*/\1/p' "$export_file")
+}
+
+# store_view: what ./var holds apart from its audit log, as the commands
+# show it: the identities with their keys, and each one's KeyPackage counts.
+store_view() {
+  "$bin" --json identity list 2>&1
+  for n in $("$bin" identity list 2>/dev/null | awk '{ print $1 }'); do
+    MLSGATE_NOW=$now "$bin" --json keypackages stats "$n" 2>&1
+  done
+}
+
+# bad_audited EXPECTED_MESSAGE_PART ACTION OBJECT RESULT CMD...: the store
+# refuses the operation: it fails, says so, changes nothing but the audit
+# log, and the log's one new entry is ACTION on OBJECT with result RESULT.
+bad_audited() {
+  want=$1
+  action=$2
+  object=$3
+  result=$4
+  shift 4
+  export_audit || return
+  size0=$export_size
+  view0=$(store_view)
+  if run fail "$@"; then
+    grep -qi -- "$want" "$tmp/err" ||
+      fail "mlsgatectl $*: message '$(cat "$tmp/err")' lacks '$want'"
+  fi
+  [ ! -s "$tmp/out" ] || fail "mlsgatectl $* printed to stdout on failure"
+  view1=$(store_view)
+  [ "$view0" = "$view1" ] || fail "mlsgatectl $* changed the store"
+  export_audit || return
+  # The entries before, the first export's checkpoint, the failure's.
+  if [ "$export_size" != $((size0 + 2)) ]; then
+    fail "mlsgatectl $*: the audit log went from $size0 to $export_size entries, not one more (besides the export's own)"
+    return
+  fi
+  last=$(tail -n 1 "$export_file")
+  for field in "action\\\":\\\"$action" "object\\\":\\\"$object" \
+    "result\\\":\\\"$result"; do
+    printf '%s\n' "$last" | grep -qF -- "$field\\\"" ||
+      fail "mlsgatectl $*: the audit entry lacks $field: $last"
+  done
+  ok
 }
 
 expect_out() {
@@ -221,14 +283,20 @@ chmod 600 "$tmp/short-kek"
 bad "KEK" --kek "$tmp/short-kek" identity list
 
 bad "no identity 'nobody'" identity show nobody
-bad "no identity 'nobody'" identity rotate nobody
-bad "no identity 'nobody'" keypackages generate nobody --count 1
+bad_audited "no identity 'nobody'" identity.rotate nobody MG_ERR_NOT_FOUND \
+  identity rotate nobody
+bad_audited "no identity 'nobody'" keypackage.generate nobody MG_ERR_NOT_FOUND \
+  keypackages generate nobody --count 1
 bad "no identity 'nobody'" keypackages stats nobody
-bad "no identity 'nobody'" identity revoke nobody "$v1"
-bad "already revoked" identity revoke acme "$v1"
-bad "no identity 'acme' with key" identity revoke acme 00000000000000000000000000000000
+bad_audited "no identity 'nobody'" identity.revoke nobody MG_ERR_NOT_FOUND \
+  identity revoke nobody "$v1"
+bad_audited "already revoked" identity.revoke acme MG_ERR_CONFLICT \
+  identity revoke acme "$v1"
+bad_audited "no identity 'acme' with key" identity.revoke acme MG_ERR_NOT_FOUND \
+  identity revoke acme 00000000000000000000000000000000
 bad "bad key ID" identity revoke acme 1234
-bad "already exists" identity create acme --suite 1
+bad_audited "already exists" identity.create acme MG_ERR_EXISTS \
+  identity create acme --suite 1
 bad "invalid identity name" identity create "a b" --suite 1
 bad "invalid identity name" identity show ../etc
 

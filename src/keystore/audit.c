@@ -254,6 +254,31 @@ int mg_ks_audit_record(mg_keystore *ks, const mg_ks_ctx *ctx,
   return mg_kv_write(ks->kv, record_fn, &r);
 }
 
+int ks_audit_failure(mg_keystore *ks, const mg_ks_ctx *ctx, const char *action,
+                     const char *name,
+                     const uint8_t (*key_ids)[MG_KS_KEY_ID_LEN],
+                     size_t num_key_ids, int err) {
+  mg_ks_audit a;
+  int recorded;
+  if (err >= 0 || ks == NULL || ctx == NULL || err == MG_ERR_STORE ||
+      err == MG_ERR_UNKNOWN_OUTCOME || err == MG_ERR_RETRY ||
+      err == MG_ERR_NOMEM) {
+    return err;
+  }
+  memset(&a, 0, sizeof(a));
+  a.action = action;
+  a.object = mg_ks_name_valid(name) ? name : "";
+  a.key_ids = key_ids;
+  a.num_key_ids = key_ids != NULL ? num_key_ids : 0;
+  a.result = err;
+  /* The operation's own error is what the caller acts on; if the entry
+   * cannot be written either, the store is failing and the next operation
+   * fails closed. */
+  recorded = mg_ks_audit_record(ks, ctx, &a);
+  (void)recorded;
+  return err;
+}
+
 /* ------------------------------------------------------ keys, origin */
 
 int mg_ks_audit_signer(const mg_keystore *ks, mg_note_signer *out) {

@@ -368,21 +368,25 @@ int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
   create_arg a;
   int rc;
   MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
-  MG_ENSURE(mg_ks_name_valid(name), MG_ERR_INVALID_ARG);
-  MG_ENSURE(mls_suite_by_id(cipher_suite) != NULL, MG_ERR_UNSUPPORTED);
   memset(&a, 0, sizeof(a));
-  a.ks = ks;
-  a.ctx = ctx;
-  a.name = name;
-  a.suite = cipher_suite;
-  a.rotate_every = rotate_every;
-  rc = mg_kv_write(ks->kv, create_txn, &a);
+  if (!mg_ks_name_valid(name)) {
+    rc = MG_ERR_INVALID_ARG;
+  } else if (mls_suite_by_id(cipher_suite) == NULL) {
+    rc = MG_ERR_UNSUPPORTED;
+  } else {
+    a.ks = ks;
+    a.ctx = ctx;
+    a.name = name;
+    a.suite = cipher_suite;
+    a.rotate_every = rotate_every;
+    rc = mg_kv_write(ks->kv, create_txn, &a);
+  }
   if (rc == 0 && out != NULL) {
     *out = a.result;
     memset(&a.result, 0, sizeof(a.result));
   }
   mg_ks_identity_cleanup(&a.result);
-  return rc;
+  return ks_audit_failure(ks, ctx, "identity.create", name, NULL, 0, rc);
 }
 
 /* -------------------------------------------------------- get, list */
@@ -524,16 +528,19 @@ int mg_ks_identity_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
   rotate_arg a;
   int rc;
   MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
-  MG_ENSURE(mg_ks_name_valid(name), MG_ERR_INVALID_ARG);
   memset(&a, 0, sizeof(a));
-  a.ks = ks;
-  a.ctx = ctx;
-  a.name = name;
-  rc = mg_kv_write(ks->kv, rotate_txn, &a);
+  if (!mg_ks_name_valid(name)) {
+    rc = MG_ERR_INVALID_ARG;
+  } else {
+    a.ks = ks;
+    a.ctx = ctx;
+    a.name = name;
+    rc = mg_kv_write(ks->kv, rotate_txn, &a);
+  }
   if (rc == 0 && out != NULL) {
     *out = a.result;
   }
-  return rc;
+  return ks_audit_failure(ks, ctx, "identity.rotate", name, NULL, 0, rc);
 }
 
 typedef struct revoke_arg {
@@ -604,13 +611,25 @@ out:
 int mg_ks_identity_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
                           const char *name, const uint8_t *key_id) {
   revoke_arg a;
-  MG_ENSURE(ks != NULL && ctx != NULL && key_id != NULL, MG_ERR_INVALID_ARG);
-  MG_ENSURE(mg_ks_name_valid(name), MG_ERR_INVALID_ARG);
-  a.ks = ks;
-  a.ctx = ctx;
-  a.name = name;
-  a.key_id = key_id;
-  return mg_kv_write(ks->kv, revoke_txn, &a);
+  uint8_t asked[1][MG_KS_KEY_ID_LEN] = {{0}};
+  int rc;
+  MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
+  if (key_id != NULL) {
+    memcpy(asked[0], key_id, MG_KS_KEY_ID_LEN);
+  }
+  if (key_id == NULL || !mg_ks_name_valid(name)) {
+    rc = MG_ERR_INVALID_ARG;
+  } else {
+    a.ks = ks;
+    a.ctx = ctx;
+    a.name = name;
+    a.key_id = key_id;
+    rc = mg_kv_write(ks->kv, revoke_txn, &a);
+  }
+  /* The entry of a refused revocation names the key asked for. */
+  return ks_audit_failure(ks, ctx, "identity.revoke", name,
+                          (const uint8_t(*)[MG_KS_KEY_ID_LEN])asked,
+                          key_id != NULL ? 1 : 0, rc);
 }
 
 /* -------------------------------------------------------- rotate_due */
@@ -672,7 +691,8 @@ int mg_ks_identity_rotate_due(mg_keystore *ks, const mg_ks_ctx *ctx,
   if (n != NULL) {
     *n = rc == 0 ? a.n : 0;
   }
-  return rc;
+  /* Nothing was rotated: one entry for the whole run, no object. */
+  return ks_audit_failure(ks, ctx, "identity.rotate_due", "", NULL, 0, rc);
 }
 
 /* ------------------------------------------------------------ signer */

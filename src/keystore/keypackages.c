@@ -221,8 +221,11 @@ int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
   gen_arg a;
   int rc;
   MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
-  MG_ENSURE(mg_ks_name_valid(identity), MG_ERR_INVALID_ARG);
-  MG_ENSURE(count >= 1 && count <= MG_KS_KP_MAX_BATCH, MG_ERR_INVALID_ARG);
+  if (!mg_ks_name_valid(identity) || count < 1 ||
+      count > MG_KS_KP_MAX_BATCH) {
+    return ks_audit_failure(ks, ctx, "keypackage.generate", identity, NULL, 0,
+                            MG_ERR_INVALID_ARG);
+  }
   memset(&a, 0, sizeof(a));
   a.ks = ks;
   a.ctx = ctx;
@@ -232,6 +235,8 @@ int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
   a.out = calloc(count, sizeof(*a.out));
   MG_ENSURE(a.out != NULL, MG_ERR_NOMEM);
   rc = mg_kv_write(ks->kv, gen_txn, &a);
+  /* |fn|'s error after the commit is not a failure of the operation. */
+  rc = ks_audit_failure(ks, ctx, "keypackage.generate", identity, NULL, 0, rc);
   for (size_t i = 0; rc == 0 && fn != NULL && i < a.n; i++) {
     rc =
         fn(arg, a.out[i].ref, a.out[i].ref_len, a.out[i].msg, a.out[i].msg_len);
@@ -410,7 +415,8 @@ int mg_ks_kp_prune(mg_keystore *ks, const mg_ks_ctx *ctx, uint64_t *n) {
   if (n != NULL) {
     *n = rc == 0 ? a.n : 0;
   }
-  return rc;
+  /* Nothing was pruned: one entry for the whole run, no object. */
+  return ks_audit_failure(ks, ctx, "keypackage.prune", "", NULL, 0, rc);
 }
 
 /* -------------------------------------------------------------- take */

@@ -5,6 +5,18 @@
  * leases, and the audit log, every change written with its audit entry in
  * the same transaction (fail closed: no audit entry, no change).
  *
+ * The audit log has one entry per operation, success, failure and denial
+ * alike.  An operation that owns its transaction (identity create, rotate,
+ * revoke, rotate_due; KeyPackage generate, prune) and fails records, in a
+ * transaction of its own, one entry with its action and result = the
+ * error; nothing else changes.  An invalid identity name is not copied
+ * into that entry (object "").  Not recorded: failures of the store or the
+ * process (MG_ERR_STORE, MG_ERR_UNKNOWN_OUTCOME, MG_ERR_RETRY,
+ * MG_ERR_NOMEM) and calls without a store or context.  Reads are not
+ * audited, and the transaction-scoped operations (mg_ks_kp_take,
+ * mg_ks_group_save, mg_ks_group_delete) leave recording their failures to
+ * their caller (mg_ks_audit_record), which knows the whole operation.
+ *
  * Every operation is scoped to one identity or one conversation.  The
  * session layer (src/session) runs its MLS operation inside
  * mg_ks_transact so that the new group state, a consumed key package and
@@ -118,7 +130,8 @@ int mg_ks_name_valid(const char *name);
 
 /* mg_ks_identity_create creates identity |name| with a fresh active
  * signing key (version 1) of |cipher_suite|'s signature algorithm and
- * writes it to |out| (may be NULL).  Audited as "identity.create".  Errors:
+ * writes it to |out| (may be NULL).  Audited as "identity.create"
+ * (failures too, see the top of the file).  Errors:
  * MG_ERR_INVALID_ARG (bad name), MG_ERR_UNSUPPORTED (suite),
  * MG_ERR_EXISTS, store errors. */
 MG_MUST_USE int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
@@ -143,7 +156,8 @@ MG_MUST_USE int mg_ks_identity_list(mg_keystore *ks, mg_ks_identity_fn fn,
 
 /* mg_ks_identity_rotate makes a new active key version; the previous
  * active one becomes retired.  |out| (may be NULL) receives the new key.
- * Audited as "identity.rotate" with the old and new key IDs.  Errors:
+ * Audited as "identity.rotate" with the old and new key IDs (a failure
+ * with none).  Errors:
  * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store errors. */
 MG_MUST_USE int mg_ks_identity_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
                                       const char *name, mg_ks_key_info *out);
@@ -151,7 +165,8 @@ MG_MUST_USE int mg_ks_identity_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
 /* mg_ks_identity_revoke revokes the key |key_id| (MG_KS_KEY_ID_LEN bytes)
  * of |name|: its private key and the KeyPackages it signed are deleted.
  * Revoking the active key makes a new one active (an identity always has
- * one).  Audited as "identity.revoke".  Errors: MG_ERR_INVALID_ARG,
+ * one).  Audited as "identity.revoke" (a failure names the key asked
+ * for).  Errors: MG_ERR_INVALID_ARG,
  * MG_ERR_NOT_FOUND (no such identity or key), MG_ERR_CONFLICT (already
  * revoked), MG_ERR_TAMPERED, store errors. */
 MG_MUST_USE int mg_ks_identity_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
@@ -159,8 +174,9 @@ MG_MUST_USE int mg_ks_identity_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
 
 /* mg_ks_identity_rotate_due rotates, in one transaction, every identity
  * with a schedule whose active key was created at least rotate_every
- * before ctx->now; |*n| is how many were rotated.  Errors: as
- * mg_ks_identity_rotate. */
+ * before ctx->now; |*n| is how many were rotated.  Audited as
+ * "identity.rotate_due", one entry per identity rotated (a failure: one
+ * entry, object "", nothing rotated).  Errors: as mg_ks_identity_rotate. */
 MG_MUST_USE int mg_ks_identity_rotate_due(mg_keystore *ks, const mg_ks_ctx *ctx,
                                           size_t *n);
 
@@ -204,7 +220,8 @@ typedef struct mg_ks_kp_counts {
  * KeyPackage encoded as an MLSMessage (RFC 9420 §6: version mls10,
  * wire_format mls_key_package) after the transaction committed; a
  * non-zero return from |fn| stops the calls and is returned (the packages
- * stay stored).  Audited as "keypackage.generate".  Errors:
+ * stay stored; that is no failure of the operation).  Audited as
+ * "keypackage.generate" (failures too).  Errors:
  * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_TAMPERED, store errors. */
 #define MG_KS_KP_MAX_BATCH 10000
 typedef int (*mg_ks_kp_fn)(void *arg, const uint8_t *ref, size_t ref_len,
@@ -221,8 +238,9 @@ MG_MUST_USE int mg_ks_kp_stats(mg_keystore *ks, const char *identity,
 
 /* mg_ks_kp_prune deletes the KeyPackages of every identity whose lifetime
  * ended before ctx->now (last-resort ones too), in one transaction, one
- * "keypackage.prune" audit entry per identity concerned; |*n| (may be
- * NULL) is how many.  Errors: MG_ERR_TAMPERED, store errors. */
+ * "keypackage.prune" audit entry per identity concerned (a failure: one
+ * entry, object "", nothing pruned); |*n| (may be NULL) is how many.
+ * Errors: MG_ERR_TAMPERED, store errors. */
 MG_MUST_USE int mg_ks_kp_prune(mg_keystore *ks, const mg_ks_ctx *ctx,
                                uint64_t *n);
 
@@ -317,7 +335,8 @@ MG_MUST_USE int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn,
                                    uint8_t *hmac_out);
 
 /* mg_ks_audit_record writes |a| in its own transaction (for failures and
- * denials, whose operation wrote nothing). */
+ * denials, whose operation wrote nothing; the keystore's own operations
+ * record theirs with it). */
 MG_MUST_USE int mg_ks_audit_record(mg_keystore *ks, const mg_ks_ctx *ctx,
                                    const mg_ks_audit *a);
 

@@ -74,6 +74,22 @@ MG_MUST_USE int ks_signing_key_load(mg_kv_txn *txn, const char *name,
 MG_MUST_USE int ks_kp_delete_signed_by(mg_kv_txn *txn, const char *name,
                                        uint32_t version, uint64_t *n);
 
+/* ks_audit_failure records that the operation |action| on the identity
+ * |name| failed with |err|: one audit entry, result = |err|, in its own
+ * transaction (issue 5: one entry per operation, "success, failure and
+ * denial alike"; the failed operation's transaction, its success entry
+ * included, was rolled back, so only the audit log grows).  The object is
+ * |name| when it is a valid identity name, else "" (an invalid name is
+ * the caller's input, not copied into the log).  Nothing is recorded for
+ * |err| >= 0, without |ks| or |ctx|, or for failures of the store or the
+ * process (MG_ERR_STORE, MG_ERR_UNKNOWN_OUTCOME: the operation may have
+ * committed, MG_ERR_RETRY, MG_ERR_NOMEM).  Returns |err|, also when the
+ * entry could not be written. */
+MG_MUST_USE int ks_audit_failure(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                 const char *action, const char *name,
+                                 const uint8_t (*key_ids)[MG_KS_KEY_ID_LEN],
+                                 size_t num_key_ids, int err);
+
 /* A growable list of record keys collected by a scan (a scan callback may
  * not touch the table it walks). */
 typedef struct ks_keylist {
