@@ -21,7 +21,8 @@
  *          "keypackage.take" entry;
  *        audit append: k = 1 is mg_ks_audit_record (its own transaction),
  *          k > 1 is k mg_ks_audit_append with 256 B of HMAC'd content.
- *   3. the baseline, interleaved with the runs of 1 and 2: an fdatasync of
+ *   3. the baseline, interleaved with the runs of 1 and 2 (a short run of
+ *      each before every run of a figure, best kept): an fdatasync of
  *      a small file in the store's directory (pwrite of 64 B + fdatasync)
  *      and an LMDB write transaction with one tiny put (mg_kv_write through
  *      mg_ks_transact: the cheapest durable commit of the store).  Every
@@ -489,6 +490,17 @@ static int bench_durable(const opts *o, dur_ctx *d, mg_keystore *ks,
   }
   for (int r = 0; r < o->runs; r++) {
     for (size_t i = 0; i < nf; i++) {
+      /* The disk is shared: a short run of both baselines before each
+       * figure, so that their best is taken over as many moments as the
+       * figures' are. */
+      for (size_t b = 0; i >= 2 && b < 2; b++) {
+        double br = timed_durable(d, &figs[b], o->time / 4);
+        if (br < 0) {
+          FAIL("%s failed", kind_name(figs[b].kind));
+          return -1;
+        }
+        figs[b].best = br > figs[b].best ? br : figs[b].best;
+      }
       double rate = timed_durable(d, &figs[i], o->time);
       if (rate < 0) {
         FAIL("%s, k = %d failed", kind_name(figs[i].kind), figs[i].k);
@@ -1022,7 +1034,7 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 static int parse_args(int argc, char **argv, opts *o) {
   o->time = 0.4;
-  o->runs = 3;
+  o->runs = 5;
   o->quick = 0;
   o->max_entries = 1000000;
   int max_set = 0;
