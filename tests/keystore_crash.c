@@ -12,9 +12,12 @@
  *    epoch (compare-and-swap on the current one) and mg_ks_kp_take of one
  *    of the pool's packages; the state bytes name the package taken, so a
  *    save without its take, or a take without its save, shows;
- *  - mg_ks_audit_record of a note (some with a failure result).
- * After a call returned 0 the child writes a fixed-size record to a pipe
- * (the acknowledgement: kind, object, new version or epoch, refs).
+ *  - mg_ks_audit_record of a note (some with a failure result);
+ *  - mg_ks_identity_rotate of an identity that does not exist, refused
+ *    with MG_ERR_NOT_FOUND and audited as such (its own entry).
+ * After a call returned 0 (the refused rotation: MG_ERR_NOT_FOUND) the
+ * child writes a fixed-size record to a pipe (the acknowledgement: kind,
+ * object, new version or epoch, refs).
  *
  * The parent SIGKILLs the child after a random delay (a quarter of the
  * cycles 0-5 ms after the fork, during open and recovery; half 1-20 ms and
@@ -27,7 +30,7 @@
  *  - besides, at most ONE operation is found done without its ack (the
  *    one in flight at the kill), whole: an identity one version ahead, a
  *    conversation one epoch ahead whose package is gone, a new identity,
- *    up to 3 more packages, or a note;
+ *    up to 3 more packages, a note or a refusal's entry;
  *  - the audit entries appended since the last check are exactly those of
  *    the acknowledged operations, in order (action, object, result), then
  *    those of the one in flight if it committed;
@@ -82,6 +85,7 @@
 #define REF_LEN 32 /* suite 1: SHA-256 */
 #define SUITE 1
 #define POOL "pool"
+#define GHOST "ghost" /* never created: rotating it is refused */
 #define T_NOW ((uint64_t)1800000000)
 #define MAX_REFS 8192
 #define MAX_IDS 8192
@@ -92,7 +96,8 @@ enum {
   OP_ROTATE,
   OP_GENERATE,
   OP_SAVE,
-  OP_NOTE
+  OP_NOTE,
+  OP_DENIED
 };
 
 /* One acknowledgement, written whole (less than PIPE_BUF bytes). */
@@ -402,6 +407,12 @@ static void child_main(int ack_fd) {
       memcpy(a.refs[0], c.refs[c.refs_head], REF_LEN);
       c.refs_head++;
       c.epoch[ci] = next;
+    } else if (pick >= 95) {
+      rc = mg_ks_identity_rotate(c.ks, &ctx, GHOST, NULL);
+      if (rc != MG_ERR_NOT_FOUND) {
+        child_fail("rotate of a missing identity", rc);
+      }
+      a.kind = OP_DENIED;
     } else {
       mg_ks_audit au;
       char note[32];
@@ -542,6 +553,8 @@ static int apply_ack(model *m, const ack_rec *a, int *ready) {
       }
       return expect(m, "keypackage.take", obj, "ok");
     }
+    case OP_DENIED:
+      return expect(m, "identity.rotate", GHOST, "MG_ERR_NOT_FOUND");
     case OP_NOTE:
       note_name(name, sizeof(name), a->idx);
       return expect(m, "crash.note", name,
@@ -886,8 +899,11 @@ static int check_store(mg_keystore *ks, model *m, int full, uint64_t *records,
                    m->exp[ac.next].object);
     }
     if (extras == 0 && ac.num_extra == 1 &&
-        strcmp(ac.extra[0].action, "crash.note") == 0) {
-      extras = 1; /* a note committed without its ack */
+        (strcmp(ac.extra[0].action, "crash.note") == 0 ||
+         (strcmp(ac.extra[0].action, "identity.rotate") == 0 &&
+          strcmp(ac.extra[0].object, GHOST) == 0 &&
+          strcmp(ac.extra[0].result, "MG_ERR_NOT_FOUND") == 0))) {
+      extras = 1; /* a note or a refusal recorded without its ack */
       rc = 1;
     } else if (extra_create) {
       id_name(name, sizeof(name), m->num_ids);
