@@ -5,7 +5,7 @@
 #  2. the Check suites again under valgrind, on a build without sanitizers
 #     (in ./build-valgrind).  MLSGATE_SKIP_VALGRIND=1 skips this phase;
 #  3. every libFuzzer target (clang, ASan + UBSan) for a fixed budget of
-#     MLSGATE_FUZZ_SECONDS (default 30) seconds each, starting from its seed
+#     MLSGATE_FUZZ_SECONDS (default 20) seconds each, starting from its seed
 #     corpus (in ./build-fuzz).  MLSGATE_SKIP_FUZZ=1 skips this phase.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +35,7 @@ if [ "${MLSGATE_SKIP_FUZZ:-0}" != 1 ]; then
   cd build-fuzz
   CC=clang ../configure -q --enable-werror --enable-asan --enable-fuzz
   make -j2 -s
-  secs="${MLSGATE_FUZZ_SECONDS:-30}"
+  secs="${MLSGATE_FUZZ_SECONDS:-20}"
   for t in tests/fuzz/fuzz_*; do
     [ -x "$t" ] || continue
     name=${t#tests/fuzz/fuzz_}
