@@ -372,6 +372,25 @@ run fail audit verify "$tmp/junk.jsonl" --key "$vk"
 run fail audit verify "$tmp/exp.jsonl" --key "not-a-key"
 run fail audit verify "$tmp/missing.jsonl" --key "$vk"
 
+# One entry with its inclusion proof (C2SP tlog-proof), checked offline.
+run 0 $A audit proof --index 1
+cp "$tmp/out" "$tmp/proof.txt"
+expect_out "^c2sp.org/tlog-proof@v1" "audit proof header"
+run 0 audit verify-proof "$tmp/proof.txt" --key "$vk"
+expect_out "^OK: entry 1 is in the signed log" "audit verify-proof"
+# The entry (the proof's extra line) changed: refused.
+awk '/^extra /{c=substr($0,7,1); r=(c=="A")?"B":"A"; $0="extra " r substr($0,8)} {print}' "$tmp/proof.txt" >"$tmp/proof2.txt"
+run fail audit verify-proof "$tmp/proof2.txt" --key "$vk"
+run fail audit verify-proof "$tmp/proof.txt" --key "$vk2"
+bad "no entry" $A audit proof --index 999999
+# The export carries the previous checkpoint and a consistency proof: a
+# changed proof hash is refused.
+run 0 $A audit export --out "$tmp/exp3.jsonl"
+grep -q '"consistency_proof"' "$tmp/exp3.jsonl" || fail "export without a consistency proof"
+sed '1s/"consistency_proof":\["\(.\)/"consistency_proof":["x\1/; 1s/\["x0/["1/; 1s/\["x\(.\)/["0/' "$tmp/exp3.jsonl" >"$tmp/exp4.jsonl"
+run fail audit verify "$tmp/exp4.jsonl" --key "$vk"
+grep -q "not consistent with its previous checkpoint" "$tmp/out" || fail "changed consistency proof: $(cat "$tmp/out")"
+
 # ------------------------------------------------- backup, restore, kek
 run 0 $A backup --out "$tmp/backup.mdb"
 run 0 --store "$tmp/restored" --kek "$tmp/kek-audit" restore --from "$tmp/backup.mdb"

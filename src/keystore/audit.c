@@ -505,3 +505,56 @@ int mg_ks_audit_prove_consistency(mg_keystore *ks, uint64_t size1,
   MG_ENSURE(ks != NULL && out != NULL && size1 <= size2, MG_ERR_INVALID_ARG);
   return mg_kv_read(ks->kv, proof_fn, &p);
 }
+
+/* ------------------------------------------------ last checkpoint */
+
+typedef struct last_cp_arg {
+  char *note;
+  size_t len;
+  uint64_t size;
+} last_cp_arg;
+
+static int last_cp_fn(mg_kv_txn *txn, void *arg) {
+  last_cp_arg *l = arg;
+  uint8_t *v = NULL;
+  size_t vl = 0;
+  uint64_t ver = 0;
+  free(l->note);
+  l->note = NULL;
+  MG_GUARD(mg_kv_get_sealed(txn, MG_KV_AUDIT_TREE,
+                            (const uint8_t *)KEY_CHECKPOINT,
+                            strlen(KEY_CHECKPOINT), &ver, &v, &vl));
+  if (vl <= 8 || rd64(v) != ver) {
+    mg_free_secret(v, vl);
+    return MG_ERR_TAMPERED;
+  }
+  l->note = malloc(vl - 8 + 1);
+  if (l->note == NULL) {
+    mg_free_secret(v, vl);
+    return MG_ERR_NOMEM;
+  }
+  memcpy(l->note, v + 8, vl - 8);
+  l->note[vl - 8] = '\0';
+  l->len = vl - 8;
+  l->size = ver;
+  mg_free_secret(v, vl);
+  return 0;
+}
+
+int mg_ks_audit_last_checkpoint(mg_keystore *ks, char **note, size_t *len,
+                                uint64_t *size) {
+  last_cp_arg l;
+  MG_ENSURE(ks != NULL && note != NULL && len != NULL, MG_ERR_INVALID_ARG);
+  memset(&l, 0, sizeof(l));
+  int rc = mg_kv_read(ks->kv, last_cp_fn, &l);
+  if (rc < 0) {
+    free(l.note);
+    return rc;
+  }
+  *note = l.note;
+  *len = l.len;
+  if (size != NULL) {
+    *size = l.size;
+  }
+  return 0;
+}

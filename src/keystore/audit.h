@@ -6,7 +6,11 @@
  *
  * Export format (`mlsgatectl audit export`), JSON Lines, UTF-8:
  *   line 1:  {"format":"mlsgate-audit-export/v1","origin":O,"size":N,
- *             "checkpoint":"<signed note, a C2SP tlog checkpoint of size N>"}
+ *             "checkpoint":"<signed note, a C2SP tlog checkpoint of size N>",
+ *             "previous_checkpoint":"<the checkpoint signed before it>",
+ *             "consistency_proof":["<hex>", ...]}
+ *            (the last two only when an earlier checkpoint exists: RFC 9162
+ *            §2.1.4 proof that the new tree extends the previous one)
  *   line 2+: {"seq":i,"leaf_hash":"<hex SHA-256(0x00||entry)>",
  *             "entry":"<the entry's exact bytes, as a JSON string>"}
  *            for i = 0 .. N-1, in order.
@@ -49,6 +53,12 @@ MG_MUST_USE int mg_ks_audit_verifier(const mg_keystore *ks, char **out);
 MG_MUST_USE int mg_ks_audit_checkpoint(mg_keystore *ks, const mg_ks_ctx *ctx,
                                        char **note, size_t *note_len,
                                        uint64_t *size);
+
+/* mg_ks_audit_last_checkpoint copies the last signed checkpoint note
+ * (NUL-terminated, free()) and its size.  MG_ERR_NOT_FOUND if none was
+ * ever signed. */
+MG_MUST_USE int mg_ks_audit_last_checkpoint(mg_keystore *ks, char **note,
+                                            size_t *len, uint64_t *size);
 
 /* mg_ks_audit_entries calls |fn| for entries [start, min(end, size)) in
  * one snapshot, with each entry's bytes and leaf hash; |*size| (may be

@@ -67,9 +67,20 @@ int mg_ks_audit_export(mg_keystore *ks, const mg_ks_ctx *ctx, FILE *out,
   char origin[MG_KS_AUDIT_ORIGIN_MAX];
   json_t *h = NULL;
   int rc;
+  char *prev = NULL;
+  size_t prev_len = 0;
+  uint64_t prev_size = 0;
   MG_ENSURE(ks != NULL && ctx != NULL && out != NULL, MG_ERR_INVALID_ARG);
   MG_GUARD(mg_ks_audit_origin(ks, origin, sizeof(origin)));
-  MG_GUARD(mg_ks_audit_checkpoint(ks, ctx, &note, &note_len, &n));
+  rc = mg_ks_audit_last_checkpoint(ks, &prev, &prev_len, &prev_size);
+  if (rc < 0 && rc != MG_ERR_NOT_FOUND) {
+    return rc;
+  }
+  rc = mg_ks_audit_checkpoint(ks, ctx, &note, &note_len, &n);
+  if (rc < 0) {
+    free(prev);
+    return rc;
+  }
   h = json_object();
   if (h == NULL ||
       json_object_set_new(h, "format", json_string(MG_AUDIT_EXPORT_FORMAT)) != 0 ||
@@ -77,6 +88,22 @@ int mg_ks_audit_export(mg_keystore *ks, const mg_ks_ctx *ctx, FILE *out,
       json_object_set_new(h, "size", json_integer((json_int_t)n)) != 0 ||
       json_object_set_new(h, "checkpoint", json_stringn(note, note_len)) != 0) {
     MG_FAIL(MG_ERR_NOMEM);
+  }
+  if (prev != NULL) {
+    mg_tlog_proof pf;
+    json_t *arr = json_array();
+    MG_CHECK(mg_ks_audit_prove_consistency(ks, prev_size, n, &pf));
+    MG_REQUIRE_V(arr != NULL, MG_ERR_NOMEM);
+    for (size_t i = 0; i < pf.num_hashes; i++) {
+      char hx[2 * MG_TLOG_HASH_LEN + 1];
+      mg_hex_encode(hx, pf.hashes[i], MG_TLOG_HASH_LEN);
+      json_array_append_new(arr, json_string(hx));
+    }
+    if (json_object_set_new(h, "previous_checkpoint",
+                            json_stringn(prev, prev_len)) != 0 ||
+        json_object_set_new(h, "consistency_proof", arr) != 0) {
+      MG_FAIL(MG_ERR_NOMEM);
+    }
   }
   if (json_dumpf(h, out, JSON_COMPACT) != 0 || fputc('\n', out) == EOF) {
     MG_FAIL(MG_ERR_IO);
@@ -98,6 +125,7 @@ int mg_ks_audit_export(mg_keystore *ks, const mg_ks_ctx *ctx, FILE *out,
 out:
   json_decref(h);
   free(note);
+  free(prev);
   return rc;
 }
 
@@ -161,7 +189,7 @@ int mg_audit_verify(FILE *in, const char *vkey, const char *since,
   mg_checkpoint cp, scp;
   mg_tlog_frontier fr, fl, fsince;
   json_t *h = NULL, *o = NULL;
-  char *line = NULL, *note = NULL;
+  char *line = NULL, *note = NULL, *prev_note = NULL;
   size_t cap = 0, len = 0;
   uint8_t root[MG_TLOG_HASH_LEN], root_l[MG_TLOG_HASH_LEN];
   int64_t first_mismatch = -1;
@@ -208,6 +236,58 @@ int mg_audit_verify(FILE *in, const char *vkey, const char *since,
       fail(res, -1, "the header does not match its signed checkpoint");
       rc = 0;
       goto out;
+    }
+  }
+  /* The previous checkpoint the export carries, and the proof that the
+   * exported tree extends it (checked with the proof now, and with the
+   * recomputed tree below, like --since). */
+  {
+    json_t *pc = json_object_get(h, "previous_checkpoint");
+    json_t *pp = json_object_get(h, "consistency_proof");
+    if (pc != NULL || pp != NULL) {
+      mg_checkpoint pcp;
+      mg_tlog_proof pf;
+      MG_REQUIRE_V(json_is_string(pc) && json_is_array(pp) &&
+                       json_array_size(pp) <= MG_TLOG_MAX_PROOF,
+                   MG_ERR_DECODE);
+      prev_note = malloc(json_string_length(pc) + 1);
+      MG_REQUIRE_V(prev_note != NULL, MG_ERR_NOMEM);
+      memcpy(prev_note, json_string_value(pc), json_string_length(pc) + 1);
+      rc = mg_checkpoint_open(&pcp, prev_note, json_string_length(pc), v.name,
+                              v.name_len, &v, 1);
+      if (rc < 0) {
+        fail(res, -1, "the previous checkpoint in the export does not verify "
+             "with this key (%s)", mg_err_name(rc));
+        rc = 0;
+        goto out;
+      }
+      memset(&pf, 0, sizeof(pf));
+      for (size_t i = 0; i < json_array_size(pp); i++) {
+        const char *hx = json_string_value(json_array_get(pp, i));
+        uint8_t *hb = NULL;
+        size_t hl = 0;
+        if (hx == NULL || mg_hex_decode(&hb, &hl, hx, strlen(hx)) < 0 ||
+            hl != MG_TLOG_HASH_LEN) {
+          free(hb);
+          MG_FAIL(MG_ERR_DECODE);
+        }
+        memcpy(pf.hashes[i], hb, MG_TLOG_HASH_LEN);
+        free(hb);
+        pf.num_hashes = i + 1;
+      }
+      if (mg_tlog_verify_consistency(pcp.size, cp.size, &pf, pcp.root,
+                                     cp.root) != 0) {
+        fail(res, -1, "the log is not consistent with its previous checkpoint "
+             "(size %llu): history was rewritten",
+             (unsigned long long)pcp.size);
+        rc = 0;
+        goto out;
+      }
+      if (since == NULL) {
+        /* Also check the recomputed tree against it. */
+        scp = pcp;
+        have_since = 1;
+      }
     }
   }
   if (since != NULL) {
@@ -340,5 +420,6 @@ out:
   json_decref(h);
   free(line);
   free(note);
+  free(prev_note);
   return rc;
 }
