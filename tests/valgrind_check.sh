@@ -4,6 +4,10 @@
 # order; any valgrind error, leak or failing check fails the run.
 # Usage: LIBTOOL=... tests/valgrind_check.sh SUITE...
 set -u
+if [ $# -eq 0 ]; then
+  echo "usage: LIBTOOL=... tests/valgrind_check.sh SUITE..." >&2
+  exit 2
+fi
 : "${LIBTOOL:=libtool}"
 export LIBTOOL
 jobs=${MLSGATE_VALGRIND_JOBS:-2}
