@@ -339,8 +339,8 @@ static int checkpoint_fn(mg_kv_txn *txn, void *arg) {
   mg_writer tw, nw;
   uint8_t root[MG_TLOG_HASH_LEN];
   char origin[MG_KS_AUDIT_ORIGIN_MAX];
-  uint8_t *prev = NULL, *rec = NULL;
-  size_t prev_len = 0, rec_len = 0;
+  uint8_t *prev = NULL;
+  size_t prev_len = 0;
   uint64_t ver = 0, n = 0;
   int rc;
 
@@ -405,7 +405,6 @@ static int checkpoint_fn(mg_kv_txn *txn, void *arg) {
   rc = 0;
 out:
   mg_free_secret(prev, prev_len);
-  mg_free_secret(rec, rec_len);
   mg_writer_cleanup(&tw);
   mg_writer_cleanup(&nw);
   mg_note_signer_cleanup(&s);

@@ -776,13 +776,9 @@ int mls_group_create(mls_group **out, const mls_suite *suite,
   MG_CHECK(mls_tree_hash(&g->tree, th, sizeof(th), &th_len));
   MG_CHECK(mls_bytes_dup(&g->ctx.tree_hash, th, th_len));
   g->self.v = 0;
-  {
-    size_t pl = 0;
-    (void)mg_hpke_key_pub(&p->priv->encryption_key, &pl);
-    MG_CHECK(mls_tree_priv_init(&g->priv, suite, g->self,
-                                mg_hpke_key_priv(&p->priv->encryption_key),
-                                suite->kem->priv_len));
-  }
+  MG_CHECK(mls_tree_priv_init(&g->priv, suite, g->self,
+                              mg_hpke_key_priv(&p->priv->encryption_key),
+                              suite->kem->priv_len));
 
   /* Key schedule from a fresh init_secret with commit_secret and
    * psk_secret zero; the confirmed transcript hash of epoch 0 is empty and

@@ -143,8 +143,6 @@ static int sig_key_in_tree(const mls_tree *t, const mls_bytes *key,
   return 0;
 }
 
-#define MAX_CRED_TYPES 16
-
 int mls_group_check_new_leaves_(const mls_tree *t, const mls_leaf_idx *leaves,
                                 size_t n) {
   uint32_t w = mls_tree_width(t);
@@ -177,7 +175,6 @@ int mls_group_validate_and_apply_(const mls_group *g, const mls_cprop *props,
                                   size_t n, const mls_sender *committer,
                                   const mls_process_params *pp,
                                   mls_applied *a) {
-  const mls_suite *s = g->suite;
   size_t n_add = 0, n_upd = 0, n_rem = 0, n_psk = 0, n_reinit = 0;
   size_t n_ext_init = 0, n_gce = 0;
   uint32_t *touched = NULL; /* leaves with an Update or Remove */
@@ -302,7 +299,6 @@ int mls_group_validate_and_apply_(const mls_group *g, const mls_cprop *props,
     if (li.v == g->self.v) {
       a->self_removed = 1;
     }
-    a->removed_any = 1;
   }
   for (size_t i = 0; i < n; i++) {
     const mls_proposal *p = props[i].p;
@@ -368,7 +364,6 @@ int mls_group_validate_and_apply_(const mls_group *g, const mls_cprop *props,
       }
     }
   }
-  (void)s;
   rc = 0;
 out:
   free(touched);

@@ -28,7 +28,6 @@ typedef struct mls_applied {
   const mls_reinit *reinit;
   const mls_group_pending *self_update; /* our Update, committed */
   int self_removed;
-  int removed_any;
 } mls_applied;
 
 void mls_applied_cleanup_(mls_applied *a);
