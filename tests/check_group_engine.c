@@ -1447,6 +1447,86 @@ static void random_history(const mls_suite *s, int epochs, uint64_t seed) {
   }
 }
 
+/* ------------------------------------------- advancing the sender */
+
+/* mls_group_advance_sending (the session layer's lease hook): the sender
+ * jumps ahead without keeping skipped keys, the peer follows a gap below
+ * its max_forward, a jump backwards is a no-op, a gap beyond max_forward
+ * is refused by the peer, and the state round-trips canonically. */
+START_TEST(test_advance_sending) {
+  const mls_suite *s = suite_of(_i);
+  client cs[2];
+  mls_bytes m = {0};
+  mls_bytes st0, st1;
+  mls_group *copy = NULL;
+  uint32_t gen = 0;
+  client_init(&cs[0], s, "alice");
+  client_init(&cs[1], s, "bob");
+  client_create(&cs[0]);
+  client_kp(&cs[1]);
+  {
+    client *j[1] = {&cs[1]};
+    mls_commit_params p;
+    memset(&p, 0, sizeof(p));
+    p.adds = &cs[1].kp;
+    p.num_adds = 1;
+    p.ratchet_tree_in_welcome = 1;
+    commit_all(cs, 2, 0, &p, j, 1, NULL);
+  }
+  app_roundtrip(cs, 2, 0, "generation 0");
+  /* A gap of 64 (< max_forward 1024). */
+  ck_assert_int_eq(mls_group_advance_sending(cs[0].g, 65), 0);
+  ck_assert_int_eq(mls_group_protect(cs[0].g, (const uint8_t *)"x", 1, NULL,
+                                     0, 0, &m, &gen),
+                   0);
+  ck_assert_uint_eq(gen, 65);
+  {
+    mls_processed r;
+    ck_assert_int_eq(process(&cs[1], &m, NULL, &r), 0);
+    ck_assert_uint_eq(r.generation, 65);
+    mls_processed_cleanup(&r);
+  }
+  mls_bytes_cleanup(&m);
+  /* Backwards or to the current position: no-op. */
+  ck_assert_int_eq(mls_group_advance_sending(cs[0].g, 3), 0);
+  ck_assert_int_eq(mls_group_advance_sending(cs[0].g, 66), 0);
+  ck_assert_int_eq(mls_group_protect(cs[0].g, (const uint8_t *)"y", 1, NULL,
+                                     0, 0, &m, &gen),
+                   0);
+  ck_assert_uint_eq(gen, 66);
+  ck_assert_int_eq(process(&cs[1], &m, NULL, NULL), 0);
+  mls_bytes_cleanup(&m);
+  /* The state after a jump encodes canonically and keeps no skipped
+   * sending keys: decode, encode gives the same bytes, and the decoded
+   * copy continues at the same generation. */
+  ck_assert_int_eq(mls_group_advance_sending(cs[0].g, 200), 0);
+  st0 = state_of(cs[0].g);
+  ck_assert_int_eq(mls_group_decode(&copy, st0.data, st0.len), 0);
+  st1 = state_of(copy);
+  ck_assert_uint_eq(st0.len, st1.len);
+  ck_assert_mem_eq(st0.data, st1.data, st0.len);
+  ck_assert_int_eq(mls_group_protect(copy, (const uint8_t *)"z", 1, NULL, 0,
+                                     0, &m, &gen),
+                   0);
+  ck_assert_uint_eq(gen, 200);
+  ck_assert_int_eq(process(&cs[1], &m, NULL, NULL), 0);
+  mls_bytes_cleanup(&m);
+  mls_group_free(copy);
+  mls_bytes_cleanup_secret(&st0);
+  mls_bytes_cleanup_secret(&st1);
+  /* A gap past the receiver's max_forward (1024) is refused. */
+  ck_assert_int_eq(mls_group_advance_sending(cs[0].g, 201 + 1025), 0);
+  ck_assert_int_eq(mls_group_protect(cs[0].g, (const uint8_t *)"w", 1, NULL,
+                                     0, 0, &m, &gen),
+                   0);
+  ck_assert_int_eq(process(&cs[1], &m, NULL, NULL), MG_ERR_GENERATION);
+  mls_bytes_cleanup(&m);
+  ck_assert_int_eq(mls_group_advance_sending(NULL, 1), MG_ERR_INVALID_ARG);
+  client_cleanup(&cs[0]);
+  client_cleanup(&cs[1]);
+}
+END_TEST
+
 /* MLSGATE_QUICK=1 (the valgrind phase) runs suite 1 only and shorter
  * histories. */
 static int quick(void) {
@@ -1478,6 +1558,7 @@ static Suite *engine_suite(void) {
   tcase_add_loop_test(tc, test_adversarial_commits, 0, n);
   tcase_add_loop_test(tc, test_adversarial_proposals, 0, n);
   tcase_add_loop_test(tc, test_external_join, 0, n);
+  tcase_add_loop_test(tc, test_advance_sending, 0, n);
   tcase_add_test(tc, test_random_history_suite1);
   tcase_add_loop_test(tc, test_random_history_other_suites, 1, quick() ? 2 : 7);
   suite_add_tcase(s, tc);

@@ -370,6 +370,13 @@ mls_leaf_idx mls_group_self(const mls_group *g) {
   return g == NULL ? none : g->self;
 }
 
+int mls_group_advance_sending(mls_group *g, uint32_t next_generation) {
+  MG_ENSURE(g != NULL && g->st != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(!g->has_reinit, MG_ERR_STATE);
+  return mls_secret_tree_advance(g->st, g->self, MLS_RATCHET_APPLICATION,
+                                 next_generation);
+}
+
 /* ------------------------------------------------------------- join */
 
 /* Checks that |priv| is the private key of the HPKE public key |pub|. */

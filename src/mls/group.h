@@ -264,6 +264,21 @@ MG_MUST_USE int mls_group_protect(mls_group *g, const uint8_t *data,
                                   size_t aad_len, size_t padding,
                                   mls_bytes *out, uint32_t *generation);
 
+/* mls_group_advance_sending moves our own application (sending) ratchet
+ * of the current epoch forward so that the next mls_group_protect uses
+ * |next_generation| (a no-op when it is already at or past it); the
+ * generations skipped are never used and no key of theirs is kept.  This
+ * is the hook of the session layer's generation leases: a sender resuming
+ * from a stored state (after a restart or a crash) first reserves a block
+ * of generations durably and moves here to its start, past every
+ * generation it may have used before, so no (key, nonce) is used twice.
+ * Receivers follow the gap as long as it stays within their maximum
+ * forward distance (mls_secret_tree_config.max_forward here).  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_STATE (after a ReInit: the group may not
+ * send), those of mls_secret_tree_advance; on error nothing changes. */
+MG_MUST_USE int mls_group_advance_sending(mls_group *g,
+                                          uint32_t next_generation);
+
 /* What a Commit we create contains and how it is sent. */
 typedef struct mls_commit_params {
   /* Proposals made by value, in this order after the referenced ones:

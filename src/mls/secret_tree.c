@@ -482,6 +482,32 @@ int mls_secret_tree_next(mls_secret_tree *st, mls_key_nonce *out,
   return rc;
 }
 
+int mls_secret_tree_advance(mls_secret_tree *st, mls_leaf_idx leaf,
+                            mls_ratchet_type type, uint32_t next) {
+  st_ratchet *r = NULL;
+  uint8_t cur[MG_MAX_HASH_LEN];
+  uint8_t nxt[MG_MAX_HASH_LEN];
+  int rc;
+  MG_ENSURE(st != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(st_ratchet_of(st, &r, leaf, type));
+  if ((uint64_t)next <= r->next) {
+    return 0;
+  }
+  /* r->next < next <= 2^32 - 1: every step below has a successor. */
+  memcpy(cur, r->secret, st->nh);
+  for (uint64_t g = r->next; g < next; g++) {
+    MG_CHECK(st_advance(st, nxt, cur, (uint32_t)g));
+    memcpy(cur, nxt, st->nh);
+  }
+  memcpy(r->secret, cur, st->nh);
+  r->next = next;
+  rc = 0;
+out:
+  mg_memzero(cur, sizeof(cur));
+  mg_memzero(nxt, sizeof(nxt));
+  return rc;
+}
+
 /* ------------------------------------------------------- copy */
 
 int mls_secret_tree_copy(mls_secret_tree **out, const mls_secret_tree *in) {

@@ -110,6 +110,20 @@ MG_MUST_USE int mls_secret_tree_consume(mls_secret_tree *st, mls_leaf_idx leaf,
 MG_MUST_USE int mls_secret_tree_next(mls_secret_tree *st, mls_key_nonce *out,
                                      mls_leaf_idx leaf, mls_ratchet_type type);
 
+/* mls_secret_tree_advance moves the |type| ratchet of |leaf| forward so
+ * that its next unused generation is |next|, deriving the ratchet secrets
+ * in between and deleting them at once: unlike mls_secret_tree_consume it
+ * keeps no key of a skipped generation (it is meant for our own sending
+ * ratchet, whose skipped generations are never used: a sender that
+ * resumes after a crash past every generation it may have used before,
+ * group.h mls_group_advance_sending).  A no-op when the ratchet is already
+ * at or past |next|.  The distance is not limited by max_forward (that is
+ * a receiver's bound); it costs one KDF call per generation skipped.
+ * Errors: MG_ERR_SENDER (leaf outside the tree), MG_ERR_INVALID_ARG,
+ * MG_ERR_NOMEM, MG_ERR_CRYPTO_LIB; on error the ratchet is unchanged. */
+MG_MUST_USE int mls_secret_tree_advance(mls_secret_tree *st, mls_leaf_idx leaf,
+                                        mls_ratchet_type type, uint32_t next);
+
 /* mls_sender_data_key_nonce derives the sender data key and nonce of a
  * PrivateMessage (RFC 9420 §6.3.2):
  *   ciphertext_sample = ciphertext[0..KDF.Nh-1] (all of it if shorter)
