@@ -359,4 +359,111 @@ MG_MUST_USE int mg_ks_restore(const char *backup_path, const char *dir);
 MG_MUST_USE int mg_ks_kek_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
                                  const char *kek_path);
 
+
+/* ------------------------------------------------- API tokens (issue 6) */
+
+/* Bearer tokens of the HTTP API (mlsgatectl token create/list/revoke).
+ * A token's secret is "mgt_" followed by the base64url encoding, without
+ * padding (RFC 4648 §5), of 32 random bytes: 47 characters.  It is shown
+ * once, at creation, and the store keeps only SHA-256 of the whole
+ * string.  A plain (unsalted, unkeyed) hash is enough here because the
+ * secret has 256 bits of entropy: neither a dictionary nor a brute-force
+ * search over the hashes can find it, so a slow password hash would only
+ * cost every request time.  Records (TOKENS table, see keystore_int.h):
+ * "h:" || hash -> the token's sealed TokenRecord; "n:" || name -> its
+ * hash (sealed), for listing and revoking by name.
+ *
+ * Scopes are bit flags; deny by default: a request needs its route's
+ * scope in the token. */
+#define MG_KS_SCOPE_CONVERSATIONS 0x01u /* "conversations" */
+#define MG_KS_SCOPE_MESSAGES 0x02u      /* "messages" */
+#define MG_KS_SCOPE_KEYS_ADMIN 0x04u    /* "keys:admin" */
+#define MG_KS_SCOPE_AUDIT_READ 0x08u    /* "audit:read" */
+#define MG_KS_SCOPE_METRICS 0x10u       /* "metrics" */
+#define MG_KS_SCOPE_ALL 0x1fu
+/* Room for every scope name, the commas and a NUL. */
+#define MG_KS_SCOPES_TEXT_MAX 64
+
+#define MG_KS_TOKEN_PREFIX "mgt_"
+#define MG_KS_TOKEN_SECRET_BYTES 32
+#define MG_KS_TOKEN_LEN 47   /* "mgt_" + 43 base64url characters */
+#define MG_KS_TOKEN_HASH_LEN 32 /* SHA-256 */
+#define MG_KS_TOKEN_ID_LEN 16   /* hex digits of the public id */
+
+/* mg_ks_scopes_parse reads a comma-separated list of scope names
+ * ("conversations,keys:admin"; no spaces, no empty items; a name given
+ * twice counts once) into bit flags.  Errors: MG_ERR_INVALID_ARG (NULL,
+ * empty, an empty item or an unknown name; |*out| is then 0). */
+MG_MUST_USE int mg_ks_scopes_parse(const char *csv, uint32_t *out);
+
+/* mg_ks_scopes_format writes the names of |scopes| in flag order, comma
+ * separated, NUL-terminated, into |buf| ("" for none).  Errors:
+ * MG_ERR_INVALID_ARG (a bit outside MG_KS_SCOPE_ALL, NULL buf),
+ * MG_ERR_BUFFER_TOO_SMALL (|cap| < the text + 1; MG_KS_SCOPES_TEXT_MAX
+ * always suffices). */
+MG_MUST_USE int mg_ks_scopes_format(uint32_t scopes, char *buf, size_t cap);
+
+/* What is known about a token: never its secret. */
+typedef struct mg_ks_token_info {
+  char name[MG_KS_NAME_MAX + 1];
+  /* A short public id for display: the first 8 bytes of SHA-256 of the
+   * secret in hex.  It identifies a token in listings and logs without
+   * helping anyone guess the secret. */
+  char id[MG_KS_TOKEN_ID_LEN + 1];
+  uint32_t scopes;
+  uint64_t created_at;
+  uint64_t expires_at; /* 0: never */
+  uint64_t revoked_at; /* 0: not revoked */
+} mg_ks_token_info;
+
+/* mg_ks_token_create makes token |name| ([A-Za-z0-9._-], 1..64, unique)
+ * with |scopes| (non-zero, within MG_KS_SCOPE_ALL), expiring at
+ * |expires_at| (0: never; else it must be after ctx->now), created at
+ * ctx->now.  The secret is written to |secret_out| (NUL-terminated; the
+ * only copy there will ever be: the store keeps its hash) and the token's
+ * info to |out| (may be NULL).  Audited as "token.create", object = name
+ * (never the secret or its hash; failures too, as identities').  On error
+ * |secret_out| is zeroed.  Errors: MG_ERR_INVALID_ARG (name, scopes,
+ * expiry), MG_ERR_EXISTS (a token of that name exists, revoked or not),
+ * MG_ERR_CRYPTO_LIB, store errors. */
+MG_MUST_USE int mg_ks_token_create(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                   const char *name, uint32_t scopes,
+                                   uint64_t expires_at,
+                                   char secret_out[MG_KS_TOKEN_LEN + 1],
+                                   mg_ks_token_info *out);
+
+/* mg_ks_token_list calls |fn| for every token (revoked and expired ones
+ * too) in name order, after the read transaction ended (|t| is valid
+ * during the call only); a non-zero return from |fn| stops the listing and
+ * is returned.  Errors: MG_ERR_TAMPERED, store errors. */
+typedef int (*mg_ks_token_fn)(void *arg, const mg_ks_token_info *t);
+MG_MUST_USE int mg_ks_token_list(mg_keystore *ks, mg_ks_token_fn fn,
+                                 void *arg);
+
+/* mg_ks_token_revoke revokes token |name| at ctx->now: it never
+ * authenticates again (its record stays, for listings).  Audited as
+ * "token.revoke" (failures too).  Errors: MG_ERR_INVALID_ARG (bad name),
+ * MG_ERR_NOT_FOUND, MG_ERR_CONFLICT (already revoked), MG_ERR_TAMPERED,
+ * store errors. */
+MG_MUST_USE int mg_ks_token_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                   const char *name);
+
+/* mg_ks_token_authenticate checks the bearer token |presented| (|len|
+ * bytes, not necessarily NUL-terminated) at |now|, for the API layer: one
+ * read transaction, one SHA-256 and one lookup.  Returns 0 with the
+ * token's info in |out|, or:
+ *   MG_ERR_NOT_FOUND   no such token, or |presented| is not a token at all
+ *                      (wrong prefix or length, not canonical base64url);
+ *                      |out| is zeroed;
+ *   MG_ERR_STATE       the token was revoked (|out| is filled, so the
+ *                      caller can name it in its denial entry);
+ *   MG_ERR_LIFETIME    the token expired: now >= expires_at (|out| is
+ *                      filled);
+ *   MG_ERR_TAMPERED, store errors, MG_ERR_INVALID_ARG (NULL ks or out).
+ * The secret is decoded without data-dependent branches and only its hash
+ * reaches the store.  Not audited: the API layer records denials. */
+MG_MUST_USE int mg_ks_token_authenticate(mg_keystore *ks,
+                                         const char *presented, size_t len,
+                                         uint64_t now, mg_ks_token_info *out);
+
 #endif

@@ -18,6 +18,11 @@
  *   GROUPS        conversation id      GroupRecord (groups.c); sealed
  *                                      version = epoch
  *   LEASES        conversation id      LeaseRecord (groups.c)
+ *   TOKENS        "h:" || SHA-256(secret)
+ *                                      TokenRecord (tokens.c); sealed
+ *                                      version 1, 2 once revoked
+ *                 "n:" || name         TokenNameRecord: the hash
+ *                                      (tokens.c)
  *
  * Names never contain 0x00, so "name || 0x00" is a prefix that selects
  * exactly one identity's records in a scan.

@@ -1,0 +1,644 @@
+/*
+ * Tests of the API tokens and the idempotency store (issue 6;
+ * src/keystore/tokens.c, src/keystore/idempotency.c), each in a fresh
+ * store in a temporary directory:
+ *  - scopes: parse and format, every combination round-trips, unknown and
+ *    empty names, empty items, unknown bits, short buffers;
+ *  - tokens: create, list (name order), authenticate, revoke; expired (by
+ *    the injected clock), revoked, unknown and malformed tokens (wrong
+ *    prefix, wrong length, characters outside base64url, non-canonical
+ *    last character, every one-character change of a valid token) are
+ *    refused with their documented codes; a duplicate name is
+ *    MG_ERR_EXISTS; bad arguments change nothing;
+ *  - the secret never reaches the disk nor the audit log: the store file
+ *    holds neither the token, nor its base64url part, nor its hash in hex,
+ *    and the audit entries hold none of them nor the public id;
+ *  - the audit log holds token.create / token.revoke entries (failures
+ *    too), and authentication writes none;
+ *  - idempotency: new, replay, mismatch, in progress, abort, finish, TTL
+ *    expiry and prune, argument checks.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE       /* memmem */
+#include "config.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/hex.h"
+#include "common/secmem.h"
+#include "crypto/crypto.h"
+#include "keystore/audit.h"
+#include "keystore/keystore.h"
+#include "keystore/keystore_int.h"
+#include "keystore/kv.h"
+
+#define T0 ((uint64_t)1800000000) /* the injected clock */
+#define DAY ((uint64_t)86400)
+
+static char store_dir[256];
+static char kek_path[300];
+static mg_keystore *ks;
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void open_store(int create) {
+  mg_ks_options o;
+  memset(&o, 0, sizeof(o));
+  o.dir = store_dir;
+  o.kek_path = kek_path;
+  o.kek_fd = -1;
+  o.create = create;
+  ck_assert_int_eq(mg_ks_open(&ks, &o), 0);
+}
+
+static void setup(void) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(store_dir, sizeof(store_dir), "%s/mlsgate-tok-XXXXXX",
+           tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(store_dir));
+  snprintf(kek_path, sizeof(kek_path), "%s/kek", store_dir);
+  ck_assert_int_eq(mg_kv_kek_generate(kek_path), 0);
+  open_store(1);
+}
+
+static void teardown(void) {
+  mg_ks_close(ks);
+  ks = NULL;
+  (void)nftw(store_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static mg_ks_ctx ctx_at(uint64_t now) {
+  mg_ks_ctx c;
+  c.actor = "test";
+  c.now = now;
+  return c;
+}
+
+/* ------------------------------------------------------------- audit */
+
+static int count_txn(mg_kv_txn *txn, void *p) {
+  return mg_kv_count(txn, MG_KV_AUDIT, p);
+}
+
+static uint64_t audit_count(void) {
+  uint64_t n = 0;
+  ck_assert_int_eq(mg_kv_read(ks->kv, count_txn, &n), 0);
+  return n;
+}
+
+typedef struct audit_seen {
+  char action[16][32];
+  char object[16][80];
+  char result[16][32];
+  size_t n;
+  const char *forbidden[4]; /* strings no entry may contain */
+  size_t num_forbidden;
+} audit_seen;
+
+static int audit_seen_fn(void *arg, uint64_t seq, const char *entry,
+                         size_t entry_len,
+                         const uint8_t leaf_hash[MG_TLOG_HASH_LEN]) {
+  audit_seen *a = arg;
+  json_error_t jerr;
+  json_t *j = json_loadb(entry, entry_len, 0, &jerr);
+  (void)seq;
+  (void)leaf_hash;
+  ck_assert_ptr_nonnull(j);
+  for (size_t i = 0; i < a->num_forbidden; i++) {
+    ck_assert_ptr_null(
+        memmem(entry, entry_len, a->forbidden[i], strlen(a->forbidden[i])));
+  }
+  if (a->n < 16) {
+    snprintf(a->action[a->n], sizeof(a->action[0]), "%s",
+             json_string_value(json_object_get(j, "action")));
+    snprintf(a->object[a->n], sizeof(a->object[0]), "%s",
+             json_string_value(json_object_get(j, "object")));
+    snprintf(a->result[a->n], sizeof(a->result[0]), "%s",
+             json_string_value(json_object_get(j, "result")));
+  }
+  a->n++;
+  json_decref(j);
+  return 0;
+}
+
+static void audit_since(uint64_t start, audit_seen *seen) {
+  uint64_t size = 0;
+  ck_assert_int_eq(
+      mg_ks_audit_entries(ks, start, UINT64_MAX, audit_seen_fn, seen, &size),
+      0);
+}
+
+/* ------------------------------------------------------------ scopes */
+
+START_TEST(test_scopes) {
+  uint32_t s = 0xffffffffu;
+  char buf[MG_KS_SCOPES_TEXT_MAX];
+  static const char *const bad[] = {
+      "",          ",",           "messages,",   ",messages", "messages,,metrics",
+      "message",   "messagesx",   "Messages",    " messages", "messages ",
+      "keys",      "keys:admin:", "audit",       "audit:write", "all",
+      "metrics;x", "conversations, messages"};
+
+  ck_assert_int_eq(mg_ks_scopes_parse("conversations", &s), 0);
+  ck_assert_uint_eq(s, MG_KS_SCOPE_CONVERSATIONS);
+  ck_assert_int_eq(mg_ks_scopes_parse("metrics,keys:admin,audit:read", &s), 0);
+  ck_assert_uint_eq(s, MG_KS_SCOPE_METRICS | MG_KS_SCOPE_KEYS_ADMIN |
+                           MG_KS_SCOPE_AUDIT_READ);
+  ck_assert_int_eq(mg_ks_scopes_parse("messages,messages", &s), 0);
+  ck_assert_uint_eq(s, MG_KS_SCOPE_MESSAGES);
+  ck_assert_int_eq(
+      mg_ks_scopes_parse("conversations,messages,keys:admin,audit:read,metrics",
+                         &s),
+      0);
+  ck_assert_uint_eq(s, MG_KS_SCOPE_ALL);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    s = 7;
+    ck_assert_msg(mg_ks_scopes_parse(bad[i], &s) == MG_ERR_INVALID_ARG,
+                  "accepted '%s'", bad[i]);
+    ck_assert_uint_eq(s, 0);
+  }
+  ck_assert_int_eq(mg_ks_scopes_parse(NULL, &s), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_scopes_parse("metrics", NULL), MG_ERR_INVALID_ARG);
+
+  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_ALL, buf, sizeof(buf)), 0);
+  ck_assert_str_eq(buf, "conversations,messages,keys:admin,audit:read,metrics");
+  ck_assert_int_eq(mg_ks_scopes_format(0, buf, sizeof(buf)), 0);
+  ck_assert_str_eq(buf, "");
+  ck_assert_int_eq(
+      mg_ks_scopes_format(MG_KS_SCOPE_METRICS | MG_KS_SCOPE_MESSAGES, buf,
+                          sizeof(buf)),
+      0);
+  ck_assert_str_eq(buf, "messages,metrics");
+  /* Every combination round-trips. */
+  for (uint32_t m = 1; m <= MG_KS_SCOPE_ALL; m++) {
+    ck_assert_int_eq(mg_ks_scopes_format(m, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(mg_ks_scopes_parse(buf, &s), 0);
+    ck_assert_uint_eq(s, m);
+  }
+  ck_assert_int_eq(mg_ks_scopes_format(0x20, buf, sizeof(buf)),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_scopes_format(0x80000001u, buf, sizeof(buf)),
+                   MG_ERR_INVALID_ARG);
+  /* "messages,metrics" needs 17 bytes. */
+  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS |
+                                           MG_KS_SCOPE_MESSAGES,
+                                       buf, 16),
+                   MG_ERR_BUFFER_TOO_SMALL);
+  ck_assert_str_eq(buf, "");
+  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS |
+                                           MG_KS_SCOPE_MESSAGES,
+                                       buf, 17),
+                   0);
+  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS, NULL, 8),
+                   MG_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* ------------------------------------------------------------ tokens */
+
+static void hash_hex(char out[65], const char *secret) {
+  uint8_t h[32];
+  ck_assert_int_eq(
+      mg_sha256.digest(&mg_sha256, h, (const uint8_t *)secret, strlen(secret)),
+      0);
+  mg_hex_encode(out, h, 32);
+}
+
+static int is_b64url(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static void make_token(const char *name, uint32_t scopes, uint64_t expires,
+                       char secret[MG_KS_TOKEN_LEN + 1],
+                       mg_ks_token_info *info) {
+  mg_ks_ctx c = ctx_at(T0);
+  ck_assert_int_eq(
+      mg_ks_token_create(ks, &c, name, scopes, expires, secret, info), 0);
+}
+
+typedef struct listed {
+  mg_ks_token_info t[8];
+  size_t n;
+} listed;
+
+static int list_fn(void *arg, const mg_ks_token_info *t) {
+  listed *l = arg;
+  ck_assert_uint_lt(l->n, 8);
+  l->t[l->n++] = *t;
+  return 0;
+}
+
+START_TEST(test_token_lifecycle) {
+  char secret[MG_KS_TOKEN_LEN + 1], s2[MG_KS_TOKEN_LEN + 1],
+      s3[MG_KS_TOKEN_LEN + 1];
+  char hex[65];
+  mg_ks_token_info info, got;
+  mg_ks_ctx c = ctx_at(T0 + 50);
+  listed l;
+  uint64_t n0 = audit_count();
+  audit_seen seen;
+
+  make_token("alpha", MG_KS_SCOPE_CONVERSATIONS | MG_KS_SCOPE_MESSAGES, 0,
+             secret, &info);
+  ck_assert_uint_eq(strlen(secret), MG_KS_TOKEN_LEN);
+  ck_assert(memcmp(secret, "mgt_", 4) == 0);
+  for (size_t i = 4; i < MG_KS_TOKEN_LEN; i++) {
+    ck_assert(is_b64url(secret[i]));
+  }
+  ck_assert_str_eq(info.name, "alpha");
+  ck_assert_uint_eq(info.scopes,
+                    MG_KS_SCOPE_CONVERSATIONS | MG_KS_SCOPE_MESSAGES);
+  ck_assert_uint_eq(info.created_at, T0);
+  ck_assert_uint_eq(info.expires_at, 0);
+  ck_assert_uint_eq(info.revoked_at, 0);
+  hash_hex(hex, secret);
+  ck_assert_uint_eq(strlen(info.id), MG_KS_TOKEN_ID_LEN);
+  ck_assert(memcmp(info.id, hex, MG_KS_TOKEN_ID_LEN) == 0);
+
+  make_token("zeta", MG_KS_SCOPE_METRICS, T0 + DAY, s2, NULL);
+  make_token("beta", MG_KS_SCOPE_ALL, 0, s3, NULL);
+  ck_assert_str_ne(secret, s2);
+  ck_assert_str_ne(s2, s3);
+
+  /* Authenticate: each token is itself, far in the future too. */
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, strlen(secret), T0 + 1, &got), 0);
+  ck_assert_str_eq(got.name, "alpha");
+  ck_assert_str_eq(got.id, info.id);
+  ck_assert_uint_eq(got.scopes, info.scopes);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, secret, strlen(secret),
+                                            T0 + 1000 * DAY, &got),
+                   0);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s3, strlen(s3), T0, &got), 0);
+  ck_assert_str_eq(got.name, "beta");
+  ck_assert_uint_eq(got.scopes, MG_KS_SCOPE_ALL);
+  /* Not NUL-terminated: the length counts. */
+  {
+    char padded[MG_KS_TOKEN_LEN + 4];
+    memcpy(padded, s2, MG_KS_TOKEN_LEN);
+    memcpy(padded + MG_KS_TOKEN_LEN, "xyz", 4);
+    ck_assert_int_eq(
+        mg_ks_token_authenticate(ks, padded, MG_KS_TOKEN_LEN, T0, &got), 0);
+    ck_assert_str_eq(got.name, "zeta");
+    ck_assert_int_eq(mg_ks_token_authenticate(ks, padded, MG_KS_TOKEN_LEN + 3,
+                                              T0, &got),
+                     MG_ERR_NOT_FOUND);
+  }
+
+  /* Listing: name order, no secrets. */
+  memset(&l, 0, sizeof(l));
+  ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), 0);
+  ck_assert_uint_eq(l.n, 3);
+  ck_assert_str_eq(l.t[0].name, "alpha");
+  ck_assert_str_eq(l.t[1].name, "beta");
+  ck_assert_str_eq(l.t[2].name, "zeta");
+  ck_assert_str_eq(l.t[0].id, info.id);
+  ck_assert_uint_eq(l.t[2].expires_at, T0 + DAY);
+  ck_assert_uint_eq(l.t[2].scopes, MG_KS_SCOPE_METRICS);
+
+  /* Revoke. */
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "alpha"), 0);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, strlen(secret), T0 + 60, &got),
+      MG_ERR_STATE);
+  ck_assert_str_eq(got.name, "alpha");
+  ck_assert_uint_eq(got.revoked_at, T0 + 50);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "alpha"), MG_ERR_CONFLICT);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "nobody"), MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "a b"), MG_ERR_INVALID_ARG);
+  /* The others still work; the name stays taken. */
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s3, strlen(s3), T0, &got), 0);
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "alpha", MG_KS_SCOPE_METRICS, 0,
+                                      s2, NULL),
+                   MG_ERR_EXISTS);
+  ck_assert_str_eq(s2, "");
+  memset(&l, 0, sizeof(l));
+  ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), 0);
+  ck_assert_uint_eq(l.n, 3);
+  ck_assert_uint_eq(l.t[0].revoked_at, T0 + 50);
+  ck_assert_uint_eq(l.t[1].revoked_at, 0);
+
+  /* The audit log: 3 creates, 1 revoke, the 4 failures. */
+  memset(&seen, 0, sizeof(seen));
+  audit_since(n0, &seen);
+  ck_assert_uint_eq(seen.n, 8);
+  {
+    static const char *const act[] = {
+        "token.create", "token.create", "token.create", "token.revoke",
+        "token.revoke", "token.revoke", "token.revoke", "token.create"};
+    static const char *const obj[] = {"alpha", "zeta",   "beta", "alpha",
+                                      "alpha", "nobody", "",     "alpha"};
+    static const char *const res[] = {
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "MG_ERR_CONFLICT",
+        "MG_ERR_NOT_FOUND",
+        "MG_ERR_INVALID_ARG",
+        "MG_ERR_EXISTS"};
+    for (size_t i = 0; i < 8; i++) {
+      ck_assert_str_eq(seen.action[i], act[i]);
+      ck_assert_str_eq(seen.object[i], obj[i]);
+      ck_assert_str_eq(seen.result[i], res[i]);
+    }
+  }
+  /* Authentication and listing write nothing. */
+  n0 = audit_count();
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s3, strlen(s3), T0, &got), 0);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, strlen(secret), T0, &got),
+      MG_ERR_STATE);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, "mgt_x", 5, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  memset(&l, 0, sizeof(l));
+  ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), 0);
+  ck_assert_uint_eq(audit_count(), n0);
+
+  /* Tokens survive reopening. */
+  mg_ks_close(ks);
+  ks = NULL;
+  open_store(0);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s3, strlen(s3), T0, &got), 0);
+  ck_assert_str_eq(got.name, "beta");
+}
+END_TEST
+
+START_TEST(test_token_expiry) {
+  char secret[MG_KS_TOKEN_LEN + 1];
+  mg_ks_token_info got;
+  mg_ks_ctx c = ctx_at(T0);
+  make_token("short", MG_KS_SCOPE_MESSAGES, T0 + 100, secret, NULL);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0, &got), 0);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0 + 99, &got), 0);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0 + 100, &got),
+      MG_ERR_LIFETIME);
+  ck_assert_str_eq(got.name, "short");
+  ck_assert_uint_eq(got.expires_at, T0 + 100);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0 + DAY, &got),
+      MG_ERR_LIFETIME);
+  /* Revoked and expired: revoked is what it says. */
+  c.now = T0 + 200;
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "short"), 0);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0 + 300, &got),
+      MG_ERR_STATE);
+  /* An expiry not after the creation time is refused. */
+  c.now = T0;
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "past", MG_KS_SCOPE_MESSAGES, T0,
+                                      secret, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "past", MG_KS_SCOPE_MESSAGES,
+                                      T0 - 1, secret, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "past", MG_KS_SCOPE_MESSAGES,
+                                      T0 + 1, secret, NULL),
+                   0);
+}
+END_TEST
+
+START_TEST(test_token_bad_arguments) {
+  char secret[MG_KS_TOKEN_LEN + 1];
+  mg_ks_ctx c = ctx_at(T0);
+  listed l;
+  static const char *const bad_names[] = {"", "a b", "a/b", "ä",
+                                          /* 65 characters */
+                                          "0123456789012345678901234567890123"
+                                          "4567890123456789012345678901234"};
+  for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+    memset(secret, 'x', sizeof(secret));
+    ck_assert_int_eq(mg_ks_token_create(ks, &c, bad_names[i],
+                                        MG_KS_SCOPE_MESSAGES, 0, secret, NULL),
+                     MG_ERR_INVALID_ARG);
+    ck_assert_str_eq(secret, "");
+  }
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, NULL, MG_KS_SCOPE_MESSAGES, 0,
+                                      secret, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "t", 0, 0, secret, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_create(ks, &c, "t", 0x40, 0, secret, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_token_create(ks, &c, "t", MG_KS_SCOPE_MESSAGES, 0, NULL, NULL),
+      MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_token_create(ks, NULL, "t", MG_KS_SCOPE_MESSAGES, 0, secret, NULL),
+      MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_token_create(NULL, &c, "t", MG_KS_SCOPE_MESSAGES, 0, secret, NULL),
+      MG_ERR_INVALID_ARG);
+  /* A 64-character name is fine. */
+  ck_assert_int_eq(
+      mg_ks_token_create(
+          ks, &c,
+          "0123456789012345678901234567890123456789012345678901234567890123",
+          MG_KS_SCOPE_MESSAGES, 0, secret, NULL),
+      0);
+  memset(&l, 0, sizeof(l));
+  ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), 0);
+  ck_assert_uint_eq(l.n, 1);
+  ck_assert_int_eq(mg_ks_token_list(ks, NULL, NULL), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, NULL, "t"), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0,
+                                            NULL),
+                   MG_ERR_INVALID_ARG);
+}
+END_TEST
+
+static int stop_fn(void *arg, const mg_ks_token_info *t) {
+  (void)t;
+  ++*(int *)arg;
+  return 9;
+}
+
+START_TEST(test_token_list_stops) {
+  char secret[MG_KS_TOKEN_LEN + 1];
+  int calls = 0;
+  make_token("a", MG_KS_SCOPE_MESSAGES, 0, secret, NULL);
+  make_token("b", MG_KS_SCOPE_MESSAGES, 0, secret, NULL);
+  ck_assert_int_eq(mg_ks_token_list(ks, stop_fn, &calls), 9);
+  ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
+/* A one-character change anywhere, a wrong prefix or length, or a
+ * character outside base64url: never a token. */
+START_TEST(test_token_malformed) {
+  char secret[MG_KS_TOKEN_LEN + 1], t[MG_KS_TOKEN_LEN + 2];
+  mg_ks_token_info got;
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char outside[] = "+/= .~\x01\x7f\xff";
+
+  make_token("victim", MG_KS_SCOPE_ALL, 0, secret, NULL);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0, &got), 0);
+
+  for (size_t i = 0; i < MG_KS_TOKEN_LEN; i++) {
+    /* Every position (every character of a token, its prefix's too, is in
+     * the alphabet), changed to three other alphabet characters. */
+    for (size_t k = 0; k < 3; k++) {
+      size_t idx = (size_t)(strchr(alphabet, secret[i]) - alphabet);
+      char r = alphabet[(idx + 1 + 7 * k) % 64];
+      memcpy(t, secret, sizeof(secret));
+      t[i] = r;
+      memset(&got, 0x55, sizeof(got));
+      ck_assert_msg(mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0,
+                                             &got) == MG_ERR_NOT_FOUND,
+                    "a change at %zu was accepted", i);
+      ck_assert_str_eq(got.name, "");
+    }
+    /* Characters outside the alphabet. */
+    for (size_t k = 0; k + 1 < sizeof(outside); k++) {
+      memcpy(t, secret, sizeof(secret));
+      t[i] = outside[k];
+      ck_assert_int_eq(
+          mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0, &got),
+          MG_ERR_NOT_FOUND);
+    }
+  }
+  /* Wrong length: one short, one long, empty, prefix only. */
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN - 1, T0, &got),
+      MG_ERR_NOT_FOUND);
+  memcpy(t, secret, sizeof(secret));
+  t[MG_KS_TOKEN_LEN] = 'A';
+  t[MG_KS_TOKEN_LEN + 1] = '\0';
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN + 1, T0, &got),
+      MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, "", 0, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, "mgt_", 4, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, NULL, 47, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  /* Wrong prefix with the right body. */
+  memcpy(t, secret, sizeof(secret));
+  memcpy(t, "Mgt_", 4);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  memcpy(t, "mgt-", 4);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  /* Non-canonical: the last character's two unused bits set (RFC 4648
+   * §3.5), although it would decode to the same bytes. */
+  {
+    const char *p = strchr(alphabet, secret[MG_KS_TOKEN_LEN - 1]);
+    size_t v = (size_t)(p - alphabet);
+    ck_assert_uint_eq(v & 3, 0);
+    for (size_t low = 1; low < 4; low++) {
+      memcpy(t, secret, sizeof(secret));
+      t[MG_KS_TOKEN_LEN - 1] = alphabet[v | low];
+      ck_assert_int_eq(
+          mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0, &got),
+          MG_ERR_NOT_FOUND);
+    }
+  }
+  /* A well-formed token that was never issued. */
+  memcpy(t, "mgt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 48);
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, t, MG_KS_TOKEN_LEN, T0, &got),
+                   MG_ERR_NOT_FOUND);
+  /* And the real one still works. */
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0, &got), 0);
+}
+END_TEST
+
+/* The secret is nowhere on disk and nowhere in the audit log. */
+static int file_contains(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  long len;
+  char *buf;
+  int found;
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+  len = ftell(f);
+  ck_assert_int_ge(len, 0);
+  ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+  buf = malloc((size_t)len + 1);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  found = memmem(buf, (size_t)len, needle, strlen(needle)) != NULL;
+  free(buf);
+  return found;
+}
+
+START_TEST(test_token_secret_not_stored) {
+  char secret[MG_KS_TOKEN_LEN + 1], hex[65], data[300], id[17];
+  mg_ks_token_info info;
+  mg_ks_ctx c = ctx_at(T0 + 1);
+  audit_seen seen;
+  char scratch[64];
+
+  make_token("secretive", MG_KS_SCOPE_ALL, T0 + DAY, secret, &info);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "secretive"), 0);
+  hash_hex(hex, secret);
+  memcpy(id, info.id, sizeof(id));
+  snprintf(data, sizeof(data), "%s/data.mdb", store_dir);
+  mg_ks_close(ks);
+  ks = NULL;
+
+  ck_assert(!file_contains(data, secret));
+  ck_assert(!file_contains(data, secret + 4)); /* the base64url part */
+  snprintf(scratch, sizeof(scratch), "%.20s", secret + 10);
+  ck_assert(!file_contains(data, scratch));
+  ck_assert(!file_contains(data, hex));
+  /* The scan itself works: the token's name is in a record key. */
+  ck_assert(file_contains(data, "secretive"));
+
+  open_store(0);
+  memset(&seen, 0, sizeof(seen));
+  seen.forbidden[0] = secret + 4;
+  seen.forbidden[1] = hex;
+  seen.forbidden[2] = id;
+  seen.num_forbidden = 3;
+  audit_since(0, &seen);
+  ck_assert_uint_ge(seen.n, 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------ main */
+
+int main(void) {
+  if (mg_crypto_init() < 0) {
+    fprintf(stderr, "crypto init failed\n");
+    return 1;
+  }
+  Suite *s = suite_create("tokens");
+  TCase *tc = tcase_create("tokens");
+  tcase_set_timeout(tc, 300);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_scopes);
+  tcase_add_test(tc, test_token_lifecycle);
+  tcase_add_test(tc, test_token_expiry);
+  tcase_add_test(tc, test_token_bad_arguments);
+  tcase_add_test(tc, test_token_list_stops);
+  tcase_add_test(tc, test_token_malformed);
+  tcase_add_test(tc, test_token_secret_not_stored);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? 0 : 1;
+}
