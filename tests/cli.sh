@@ -1,7 +1,9 @@
 #!/bin/sh
 # End-to-end test of mlsgatectl's keystore commands, as an operator would
 # run them, in a temporary directory: init, identity create/list/show/
-# rotate/revoke/rotate-due, keypackages generate/stats, their --json output
+# rotate/revoke/rotate-due, keypackages generate/stats, token create/list/
+# revoke (the secret printed once, never listed, not in the store file nor
+# the audit log; --expires; bad scopes), their --json output
 # (parsed with python3, else node, when one is there), and bad input (no
 # store, wrong or unsafe KEK, unknown identity, bad suite, bad duration, bad
 # arguments): each exits non-zero with a message on stderr.  Input refused
@@ -326,6 +328,98 @@ run 0 keypackages stats acme
 expect_out "unused       5" "stats after the bad input"
 run 0 identity list
 [ "$(wc -l <"$tmp/out")" -eq 4 ] || fail "identity list after the bad input"
+
+# -------------------------------------------------------------- tokens
+# API tokens (issue 6): the secret is printed once, listed never, stored
+# only as its hash (not in the store file, not in the audit log).
+run 0 help
+expect_out "token create --name N --scopes S1,S2" "help lists token create"
+run 0 token create --name ci --scopes conversations,messages
+expect_out "created token ci" "token create"
+expect_out "expires never" "token create without --expires"
+tok=$(grep '^mgt_' "$tmp/out")
+[ ${#tok} -eq 47 ] || fail "token create: no 47-character token: $(cat "$tmp/out")"
+MLSGATE_NOW=$now run 0 --json token create --name mon --scopes metrics --expires 30d
+json_ok <"$tmp/out" || fail "token create --json: not JSON"
+tok2=$(json_get 'd["token"]' <"$tmp/out")
+case "$tok2" in
+  SKIP) ;;
+  mgt_*) [ ${#tok2} -eq 47 ] || fail "token create --json: token '$tok2'" ;;
+  *) fail "token create --json: token '$tok2'" ;;
+esac
+for check in 'd["name"] == "mon"' 'd["expires_at"] == '$((now + 30 * 86400)) \
+  'd["scopes"] == ["metrics"]' 'd["token"] != "'"$tok"'"'; do
+  r=$(json_get "$check" <"$tmp/out")
+  [ "$r" = True ] || [ "$r" = true ] || [ "$r" = SKIP ] ||
+    fail "token create --json: not $check: $(cat "$tmp/out")"
+done
+for exp in 3600:3600 90m:5400 12h:43200 1w:604800; do
+  MLSGATE_NOW=$now run 0 --json token create --name "t${exp%%:*}" \
+    --scopes keys:admin,audit:read --expires "${exp%%:*}"
+  r=$(json_get 'd["expires_at"]' <"$tmp/out")
+  [ "$r" = $((now + ${exp#*:})) ] || [ "$r" = SKIP ] ||
+    fail "token create --expires ${exp%%:*}: expires_at $r"
+done
+run 0 token list
+for n in ci mon t3600 t90m t12h t1w; do expect_out "^$n " "token list"; done
+expect_out "^ci .* active .*expires never .*conversations,messages" "token list"
+grep -qF "$tok" "$tmp/out" && fail "token list shows a secret"
+grep -q 'mgt_' "$tmp/out" && fail "token list shows a secret"
+MLSGATE_NOW=$((now + 7200)) run 0 token list
+expect_out "^t3600 .* expired" "token list after an hour"
+expect_out "^t90m .* expired" "token list after an hour"
+expect_out "^t12h .* active" "token list after an hour"
+run 0 --json token list
+json_ok <"$tmp/out" || fail "token list --json: not JSON"
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+names = [t["name"] for t in d["tokens"]]
+assert names == ["ci", "mon", "t12h", "t1w", "t3600", "t90m"], names
+for t in d["tokens"]:
+    assert "token" not in t and len(t["id"]) == 16, t
+    assert t["state"] == "active" and t["revoked_at"] is None, t
+' <"$tmp/out" || fail "token list --json: wrong content"
+fi
+grep -q 'mgt_' "$tmp/out" && fail "token list --json shows a secret"
+run 0 token revoke ci
+expect_out "revoked token ci" "token revoke"
+run 0 token list
+expect_out "^ci .* revoked" "token list after revoke"
+run 0 --json token revoke t1w
+json_ok <"$tmp/out" || fail "token revoke --json: not JSON"
+bad_audited "already revoked" token.revoke ci MG_ERR_CONFLICT token revoke ci
+bad_audited "no token 'nobody'" token.revoke nobody MG_ERR_NOT_FOUND \
+  token revoke nobody
+bad_audited "already exists" token.create mon MG_ERR_EXISTS \
+  token create --name mon --scopes metrics
+bad "bad scopes" token create --name x --scopes bogus
+bad "bad scopes" token create --name x --scopes ""
+bad "bad scopes" token create --name x --scopes conversations,
+bad "bad scopes" token create --name x --scopes "conversations, messages"
+bad "bad scopes" token create --name x --scopes keys
+bad "duration" token create --name x --scopes metrics --expires 10x
+bad "duration" token create --name x --scopes metrics --expires 0
+bad "duration" token create --name x --scopes metrics --expires -5
+bad "duration" token create --name x --scopes metrics --expires 99999999999d
+bad "invalid token name" token create --name "a b" --scopes metrics
+bad "usage" token create --name x
+bad "usage" token create --scopes metrics
+bad "unexpected argument" token create extra --name x --scopes metrics
+bad "usage" token revoke
+bad "invalid token name" token revoke ../x
+bad "unexpected argument" token list extra
+# Neither secret is in the store file nor in the audit log.
+for t in "$tok" "$tok2"; do
+  [ "$t" = SKIP ] && continue
+  grep -qaF -- "$t" var/data.mdb && fail "a token secret is in var/data.mdb"
+  grep -qaF -- "${t#mgt_}" var/data.mdb && fail "a token secret is in var/data.mdb"
+done
+export_audit
+grep -qF -- "${tok#mgt_}" "$export_file" && fail "a token secret is in the audit log"
+grep -q 'token\.create' "$export_file" || fail "no token.create audit entry"
+grep -q 'token\.revoke' "$export_file" || fail "no token.revoke audit entry"
 
 # --------------------------------------------------------------- audit
 # The verifier key init printed (last line of the human report).

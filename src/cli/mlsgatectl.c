@@ -1486,6 +1486,260 @@ static int cmd_kek_rotate(const ctl_env *env, int argc, char **argv) {
   return status;
 }
 
+/* ------------------------------------------------------------- tokens */
+
+#define CTL_SCOPES_HELP                                                        \
+  "a comma-separated list of: conversations, messages, keys:admin, "          \
+  "audit:read, metrics"
+
+static int check_token_name(const char *cmd, const char *name) {
+  if (!mg_ks_name_valid(name)) {
+    fprintf(stderr,
+            "mlsgatectl %s: invalid token name '%s' (1-%d characters of "
+            "A-Z a-z 0-9 . _ -)\n",
+            cmd, name, MG_KS_NAME_MAX);
+    return -1;
+  }
+  return 0;
+}
+
+/* token_expiry reads --expires: a duration with a unit (as
+ * ctl_parse_duration) or plain seconds. */
+static int token_expiry(const char *s, uint64_t *out) {
+  size_t i = 0;
+  while (s[i] >= '0' && s[i] <= '9') {
+    i++;
+  }
+  if (i > 0 && s[i] == '\0') {
+    return ctl_parse_uint(s, (uint64_t)100 * 366 * 86400, out) == 0 &&
+                   *out > 0 && s[0] != '0'
+               ? 0
+               : -1;
+  }
+  return ctl_parse_duration(s, out);
+}
+
+static const char *token_state(const mg_ks_token_info *t, uint64_t now) {
+  if (t->revoked_at != 0) {
+    return "revoked";
+  }
+  if (t->expires_at != 0 && now >= t->expires_at) {
+    return "expired";
+  }
+  return "active";
+}
+
+/* scopes_json makes the array of |scopes|' names. */
+static json_t *scopes_json(uint32_t scopes) {
+  char buf[MG_KS_SCOPES_TEXT_MAX];
+  json_t *arr = json_array();
+  char *p = buf;
+  if (arr == NULL || mg_ks_scopes_format(scopes, buf, sizeof(buf)) < 0) {
+    json_decref(arr);
+    return NULL;
+  }
+  while (*p != '\0') {
+    char *comma = strchr(p, ',');
+    if (comma != NULL) {
+      *comma = '\0';
+    }
+    if (json_array_append_new(arr, json_string(p)) != 0) {
+      json_decref(arr);
+      return NULL;
+    }
+    if (comma == NULL) {
+      break;
+    }
+    p = comma + 1;
+  }
+  return arr;
+}
+
+static json_t *time_or_null(uint64_t t) {
+  return t != 0 ? json_integer((json_int_t)t) : json_null();
+}
+
+static json_t *token_json(const mg_ks_token_info *t, uint64_t now) {
+  return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:s}", "name", t->name,
+                   "id", t->id, "scopes", scopes_json(t->scopes),
+                   "created_at", (json_int_t)t->created_at, "expires_at",
+                   time_or_null(t->expires_at), "revoked_at",
+                   time_or_null(t->revoked_at), "state", token_state(t, now));
+}
+
+static int cmd_token_create(const ctl_env *env, int argc, char **argv) {
+  static const ctl_optdef defs[] = {
+      {"--name", 1}, {"--scopes", 1}, {"--expires", 1}};
+  const char *v[3], *pos[1];
+  size_t npos;
+  uint64_t dur = 0, expires_at = 0;
+  uint32_t scopes = 0;
+  mg_keystore *ks = NULL;
+  mg_ks_token_info info;
+  mg_ks_ctx ctx;
+  char secret[MG_KS_TOKEN_LEN + 1];
+  char scopes_text[MG_KS_SCOPES_TEXT_MAX], t[32];
+  int rc, status = 1;
+  const char *cmd = "token create";
+
+  memset(secret, 0, sizeof(secret));
+  if (ctl_parse(cmd, argc, argv, defs, 3, v, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (v[0] == NULL || v[1] == NULL) {
+    fprintf(stderr, "usage: mlsgatectl token create --name NAME --scopes "
+                    "S1,S2 [--expires DURATION]\n");
+    return CTL_USAGE;
+  }
+  if (check_token_name(cmd, v[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (mg_ks_scopes_parse(v[1], &scopes) < 0) {
+    fprintf(stderr, "mlsgatectl %s: bad scopes '%s' (%s)\n", cmd, v[1],
+            CTL_SCOPES_HELP);
+    return CTL_USAGE;
+  }
+  if (v[2] != NULL && token_expiry(v[2], &dur) < 0) {
+    fprintf(stderr,
+            "mlsgatectl %s: bad duration '%s' (a positive number of seconds, "
+            "or with a unit s, m, h, d or w: 30d, 12h, 90m, 3600s)\n",
+            cmd, v[2]);
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  if (v[2] != NULL) {
+    expires_at = ctx.now + dur;
+  }
+  rc = mg_ks_token_create(ks, &ctx, v[0], scopes, expires_at, secret, &info);
+  if (rc == MG_ERR_EXISTS) {
+    fprintf(stderr, "mlsgatectl %s: a token named '%s' already exists\n", cmd,
+            v[0]);
+  } else if (rc < 0) {
+    ctl_err(cmd, v[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack(
+        "{s:s, s:s, s:s, s:o, s:I, s:o}", "name", info.name, "token", secret,
+        "id", info.id, "scopes", scopes_json(info.scopes), "created_at",
+        (json_int_t)info.created_at, "expires_at",
+        time_or_null(info.expires_at)));
+  } else if (mg_ks_scopes_format(info.scopes, scopes_text,
+                                 sizeof(scopes_text)) == 0) {
+    if (info.expires_at != 0) {
+      ctl_format_time(t, sizeof(t), info.expires_at);
+    } else {
+      snprintf(t, sizeof(t), "never");
+    }
+    printf("created token %s (id %s, scopes %s, expires %s)\n", info.name,
+           info.id, scopes_text, t);
+    printf("%s\n", secret);
+    printf("This is the only time the token is shown: the store keeps only "
+           "its hash.\n");
+    status = 0;
+  }
+  mg_memzero(secret, sizeof(secret));
+  mg_ks_close(ks);
+  return status;
+}
+
+typedef struct token_list_arg {
+  json_t *arr; /* --json, else NULL */
+  uint64_t now;
+} token_list_arg;
+
+static int token_list_one(void *arg, const mg_ks_token_info *tk) {
+  token_list_arg *a = arg;
+  char scopes[MG_KS_SCOPES_TEXT_MAX], c[32], e[32] = "never";
+  if (a->arr != NULL) {
+    return json_array_append_new(a->arr, token_json(tk, a->now)) == 0
+               ? 0
+               : MG_ERR_NOMEM;
+  }
+  if (mg_ks_scopes_format(tk->scopes, scopes, sizeof(scopes)) < 0) {
+    return MG_ERR_TAMPERED;
+  }
+  ctl_format_time(c, sizeof(c), tk->created_at);
+  if (tk->expires_at != 0) {
+    ctl_format_time(e, sizeof(e), tk->expires_at);
+  }
+  printf("%-20s %s  %-7s  created %s  expires %-20s  %s\n", tk->name, tk->id,
+         token_state(tk, a->now), c, e, scopes);
+  return 0;
+}
+
+static int cmd_token_list(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  token_list_arg a;
+  int rc, status = 1;
+  const char *cmd = "token list";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  memset(&a, 0, sizeof(a));
+  a.now = ctl_now();
+  if (env->json) {
+    a.arr = json_array();
+  }
+  rc = mg_ks_token_list(ks, token_list_one, &a);
+  if (rc < 0) {
+    ctl_err(cmd, "cannot list tokens", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:O}", "tokens", a.arr));
+  } else {
+    status = 0;
+  }
+  json_decref(a.arr);
+  mg_ks_close(ks);
+  return status;
+}
+
+static int cmd_token_revoke(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  mg_ks_ctx ctx;
+  int rc, status = 1;
+  const char *cmd = "token revoke";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 1, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (npos != 1) {
+    fprintf(stderr, "usage: mlsgatectl token revoke NAME\n");
+    return CTL_USAGE;
+  }
+  if (check_token_name(cmd, pos[0]) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  ctl_ctx(&ctx);
+  rc = mg_ks_token_revoke(ks, &ctx, pos[0]);
+  if (rc == MG_ERR_NOT_FOUND) {
+    fprintf(stderr, "mlsgatectl %s: no token '%s'\n", cmd, pos[0]);
+  } else if (rc == MG_ERR_CONFLICT) {
+    fprintf(stderr, "mlsgatectl %s: token '%s' is already revoked\n", cmd,
+            pos[0]);
+  } else if (rc < 0) {
+    ctl_err(cmd, pos[0], rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s, s:I}", "name", pos[0],
+                                      "revoked_at", (json_int_t)ctx.now));
+  } else {
+    printf("revoked token %s\n", pos[0]);
+    status = 0;
+  }
+  mg_ks_close(ks);
+  return status;
+}
+
 /* A command is one or two words.  Store commands take the global options
  * (ctl_env); the others get their raw arguments. */
 typedef struct ctl_command {
@@ -1529,6 +1783,13 @@ static const ctl_command commands[] = {
      "one entry with its inclusion proof (C2SP tlog-proof)"},
     {"audit", "verify-proof", NULL, cmd_audit_verify_proof,
      "audit verify-proof FILE --key VKEY", "check one entry's proof offline"},
+    {"token", "create", NULL, cmd_token_create,
+     "token create --name N --scopes S1,S2 [--expires DURATION]",
+     "new API token (its secret is printed once)"},
+    {"token", "list", NULL, cmd_token_list, "token list",
+     "API tokens: id, state, expiry, scopes (never secrets)"},
+    {"token", "revoke", NULL, cmd_token_revoke, "token revoke NAME",
+     "the token never authenticates again"},
     {"backup", NULL, NULL, cmd_backup, "backup --out FILE",
      "compacting hot copy of the store"},
     {"restore", NULL, NULL, cmd_restore, "restore --from FILE",
@@ -1556,7 +1817,9 @@ static int cmd_help(int argc, char **argv) {
   }
   printf(
       "\nDURATION: a number and a unit, s m h d w (90d, 12h, 30m, "
-      "3600s).\n");
+      "3600s);\n"
+      "  token create --expires also takes plain seconds.\n"
+      "SCOPES: conversations, messages, keys:admin, audit:read, metrics.\n");
   return 0;
 }
 
