@@ -1,0 +1,254 @@
+/*
+ * /v1/conversations: one-to-one conversations with recipients' devices,
+ * each operation one transaction of the session layer (session.h), which
+ * audits it.  Plaintext is wiped from every buffer this file owns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "common/secmem.h"
+#include "mls/constants.h"
+
+static void bytes_free(mls_bytes *b, int secret) {
+  if (b->data != NULL) {
+    if (secret) {
+      mg_memzero(b->data, b->len);
+    }
+    free(b->data);
+  }
+  b->data = NULL;
+  b->len = 0;
+}
+
+static int conv_param(api_call *c) {
+  if (!mg_ks_conv_id_valid(c->params[0])) {
+    api_problem(c, 404, "not_found", "no such conversation");
+    return -1;
+  }
+  return 0;
+}
+
+void api_h_conv_open(api_call *c) {
+  const char *identity = NULL, *conv_id = NULL;
+  mls_bytes kp = {NULL, 0};
+  mg_conv_opened o;
+  int rc;
+  if (api_body_object(c) < 0 ||
+      api_get_string(c, "identity", 1, &identity) < 0 ||
+      api_get_string(c, "conversation_id", 0, &conv_id) < 0 ||
+      api_get_b64(c, "peer_key_package", 1, &kp) < 0) {
+    return;
+  }
+  if (!mg_ks_name_valid(identity)) {
+    bytes_free(&kp, 0);
+    api_problem(c, 404, "not_found", "no such identity");
+    return;
+  }
+  if (conv_id != NULL && !mg_ks_conv_id_valid(conv_id)) {
+    bytes_free(&kp, 0);
+    api_problem(c, 400, "invalid_argument",
+                "conversation_id must be 1 to 128 characters of "
+                "[A-Za-z0-9._:-]");
+    return;
+  }
+  memset(&o, 0, sizeof(o));
+  rc = mg_session_open_conversation(c->api->sess, &c->ctx, identity, kp.data,
+                                    kp.len, conv_id, &o);
+  bytes_free(&kp, 0);
+  if (rc < 0) {
+    api_error(c, rc, "open conversation");
+    return;
+  }
+  api_json(c, 201,
+           json_pack("{s:s, s:i, s:I, s:o, s:o}", "conversation_id",
+                     o.conversation_id, "cipher_suite", (int)o.cipher_suite,
+                     "epoch", (json_int_t)o.epoch, "welcome",
+                     api_b64(o.welcome.data, o.welcome.len), "ratchet_tree",
+                     api_b64(o.ratchet_tree.data, o.ratchet_tree.len)));
+  mg_conv_opened_cleanup(&o);
+}
+
+void api_h_conv_join(api_call *c) {
+  const char *identity = NULL;
+  mls_bytes welcome = {NULL, 0}, tree = {NULL, 0};
+  mg_conv_opened o;
+  int rc;
+  if (api_body_object(c) < 0 ||
+      api_get_string(c, "identity", 1, &identity) < 0 ||
+      api_get_b64(c, "welcome", 1, &welcome) < 0) {
+    return;
+  }
+  if (api_get_b64(c, "ratchet_tree", 0, &tree) < 0) {
+    bytes_free(&welcome, 0);
+    return;
+  }
+  if (!mg_ks_name_valid(identity)) {
+    bytes_free(&welcome, 0);
+    bytes_free(&tree, 0);
+    api_problem(c, 404, "not_found", "no such identity");
+    return;
+  }
+  memset(&o, 0, sizeof(o));
+  rc = mg_session_join(c->api->sess, &c->ctx, identity, welcome.data,
+                       welcome.len, tree.len > 0 ? tree.data : NULL, tree.len,
+                       &o);
+  bytes_free(&welcome, 0);
+  bytes_free(&tree, 0);
+  if (rc < 0) {
+    api_error(c, rc, "join");
+    return;
+  }
+  api_json(c, 201, json_pack("{s:s, s:i, s:I}", "conversation_id",
+                             o.conversation_id, "cipher_suite",
+                             (int)o.cipher_suite, "epoch",
+                             (json_int_t)o.epoch));
+  mg_conv_opened_cleanup(&o);
+}
+
+void api_h_conv_get(api_call *c) {
+  mg_conv_info info;
+  json_t *members;
+  size_t i;
+  int rc;
+  if (conv_param(c) < 0) {
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  rc = mg_session_info(c->api->sess, c->params[0], &info);
+  if (rc < 0) {
+    api_error(c, rc, "conversation");
+    return;
+  }
+  members = json_array();
+  for (i = 0; members != NULL && i < info.num_members; i++) {
+    const mg_conv_member *m = &info.members[i];
+    json_array_append_new(
+        members,
+        json_pack("{s:I, s:o, s:o}", "leaf_index", (json_int_t)m->leaf_index,
+                  "credential", api_b64(m->credential.data, m->credential.len),
+                  "signature_key_id",
+                  api_hex(m->signature_key_id, MG_KS_KEY_ID_LEN)));
+  }
+  api_json(c, 200,
+           members == NULL
+               ? NULL
+               : json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o}",
+                           "conversation_id", info.conversation_id,
+                           "identity", info.identity, "cipher_suite",
+                           (int)info.cipher_suite, "epoch",
+                           (json_int_t)info.epoch, "self_leaf",
+                           (json_int_t)info.self_leaf, "members", members,
+                           "epoch_authenticator",
+                           api_b64(info.epoch_authenticator,
+                                   info.epoch_authenticator_len)));
+  mg_conv_info_cleanup(&info);
+}
+
+void api_h_conv_encrypt(api_call *c) {
+  mls_bytes pt = {NULL, 0}, aad = {NULL, 0};
+  mg_encrypted e;
+  int rc;
+  if (conv_param(c) < 0 || api_body_object(c) < 0 ||
+      api_get_b64(c, "plaintext", 1, &pt) < 0) {
+    return;
+  }
+  if (api_get_b64(c, "authenticated_data", 0, &aad) < 0) {
+    bytes_free(&pt, 1);
+    return;
+  }
+  /* The parsed body holds the plaintext's base64: release it now. */
+  json_decref(c->body);
+  c->body = NULL;
+  memset(&e, 0, sizeof(e));
+  rc = mg_session_encrypt(c->api->sess, &c->ctx, c->params[0], pt.data,
+                          pt.len, aad.data, aad.len, &e);
+  bytes_free(&pt, 1);
+  bytes_free(&aad, 0);
+  if (rc < 0) {
+    api_error(c, rc, "encrypt");
+    return;
+  }
+  api_json(c, 200,
+           json_pack("{s:o, s:I, s:I, s:o, s:o}", "message",
+                     api_b64(e.message.data, e.message.len), "epoch",
+                     (json_int_t)e.epoch, "generation",
+                     (json_int_t)e.generation, "signature_key_id",
+                     api_hex(e.signature_key_id, MG_KS_KEY_ID_LEN),
+                     "content_hmac", api_hex(e.content_hmac, 32)));
+  mg_encrypted_cleanup(&e);
+}
+
+void api_h_conv_decrypt(api_call *c) {
+  mls_bytes msg = {NULL, 0};
+  mg_decrypted d;
+  const char *type;
+  json_t *j;
+  int rc;
+  if (conv_param(c) < 0 || api_body_object(c) < 0 ||
+      api_get_b64(c, "message", 1, &msg) < 0) {
+    return;
+  }
+  memset(&d, 0, sizeof(d));
+  rc = mg_session_decrypt(c->api->sess, &c->ctx, c->params[0], msg.data,
+                          msg.len, &d);
+  bytes_free(&msg, 0);
+  if (rc < 0) {
+    api_error(c, rc, "decrypt");
+    return;
+  }
+  type = d.content_type == MLS_CONTENT_APPLICATION ? "application"
+         : d.content_type == MLS_CONTENT_COMMIT    ? "commit"
+                                                   : "proposal";
+  j = json_pack("{s:s, s:I, s:I, s:I}", "type", type, "epoch",
+                (json_int_t)d.epoch, "conversation_epoch",
+                (json_int_t)d.new_epoch, "sender_leaf",
+                (json_int_t)d.sender_leaf);
+  if (j != NULL && d.content_type == MLS_CONTENT_APPLICATION) {
+    json_object_set_new(j, "plaintext",
+                        api_b64(d.plaintext.data, d.plaintext.len));
+  }
+  if (j != NULL && d.removed) {
+    json_object_set_new(j, "removed", json_true());
+  }
+  mg_decrypted_cleanup(&d);
+  api_json(c, 200, j);
+}
+
+void api_h_conv_commit(api_call *c) {
+  int update = 0, rc;
+  mg_committed m;
+  if (conv_param(c) < 0 || api_body_object(c) < 0 ||
+      api_get_bool(c, "update", &update) < 0) {
+    return;
+  }
+  if (!update) {
+    api_problem(c, 400, "invalid_argument",
+                "the only commit offered is {\"update\": true}");
+    return;
+  }
+  memset(&m, 0, sizeof(m));
+  rc = mg_session_commit_update(c->api->sess, &c->ctx, c->params[0], &m);
+  if (rc < 0) {
+    api_error(c, rc, "commit");
+    return;
+  }
+  api_json(c, 200, json_pack("{s:o, s:I, s:o}", "commit",
+                             api_b64(m.commit.data, m.commit.len), "epoch",
+                             (json_int_t)m.epoch, "signature_key_id",
+                             api_hex(m.signature_key_id, MG_KS_KEY_ID_LEN)));
+  mg_committed_cleanup(&m);
+}
+
+void api_h_conv_close(api_call *c) {
+  int rc;
+  if (conv_param(c) < 0) {
+    return;
+  }
+  rc = mg_session_close(c->api->sess, &c->ctx, c->params[0]);
+  if (rc < 0) {
+    api_error(c, rc, "close");
+    return;
+  }
+  api_empty(c, 204);
+}
