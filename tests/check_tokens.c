@@ -617,6 +617,315 @@ START_TEST(test_token_secret_not_stored) {
 }
 END_TEST
 
+/* ------------------------------------------------------ idempotency */
+
+#define ROUTE "POST /v1/conversations"
+#define CT "application/json"
+
+static void fill_hash(uint8_t h[MG_KS_IDEM_HASH_LEN], uint8_t v) {
+  memset(h, v, MG_KS_IDEM_HASH_LEN);
+}
+
+static int begin(const char *principal, const char *route, const char *key,
+                 uint8_t hv, uint64_t now, uint64_t ttl, mg_ks_idem *r) {
+  uint8_t h[MG_KS_IDEM_HASH_LEN];
+  fill_hash(h, hv);
+  return mg_ks_idem_begin(ks, principal, route, key, h, now, ttl, r);
+}
+
+static int finish(const char *key, uint16_t status, const char *body) {
+  return mg_ks_idem_finish(ks, "ci", ROUTE, key, status, CT,
+                           (const uint8_t *)body, body != NULL ? strlen(body)
+                                                                : 0);
+}
+
+static void expect_replay(const char *key, uint8_t hv, uint64_t now,
+                          uint16_t status, const char *body) {
+  mg_ks_idem r;
+  ck_assert_int_eq(begin("ci", ROUTE, key, hv, now, 0, &r), MG_KS_IDEM_REPLAY);
+  ck_assert_uint_eq(r.status, status);
+  ck_assert_str_eq(r.content_type, CT);
+  ck_assert_uint_eq(r.body_len, strlen(body));
+  if (r.body_len > 0) {
+    ck_assert(memcmp(r.body, body, r.body_len) == 0);
+  } else {
+    ck_assert_ptr_null(r.body);
+  }
+  mg_ks_idem_cleanup(&r);
+  ck_assert_ptr_null(r.content_type);
+}
+
+START_TEST(test_idem_flow) {
+  mg_ks_idem r;
+  uint64_t n0 = audit_count();
+  static const char reply[] = "{\"conversation_id\":\"c-1\",\"epoch\":1}";
+
+  memset(&r, 0x55, sizeof(r));
+  ck_assert_int_eq(begin("ci", ROUTE, "key-1", 1, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_uint_eq(r.created_at, T0);
+  ck_assert_ptr_null(r.content_type);
+  ck_assert_ptr_null(r.body);
+  /* Until it finishes: in progress with the same body, mismatch with
+   * another. */
+  ck_assert_int_eq(begin("ci", ROUTE, "key-1", 1, T0 + 1, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  ck_assert_uint_eq(r.created_at, T0);
+  ck_assert_int_eq(begin("ci", ROUTE, "key-1", 2, T0 + 1, 0, &r),
+                   MG_KS_IDEM_MISMATCH);
+  /* Another principal, route or key is another record. */
+  ck_assert_int_eq(begin("other", ROUTE, "key-1", 2, T0, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", "POST /v1/identities", "key-1", 2, T0, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "key-1 ", 2, T0, 0, &r), MG_KS_IDEM_NEW);
+
+  /* Finish; then the same request replays, another body mismatches. */
+  ck_assert_int_eq(finish("key-1", 201, reply), 0);
+  ck_assert_int_eq(finish("key-1", 201, reply), MG_ERR_CONFLICT);
+  expect_replay("key-1", 1, T0 + 10, 201, reply);
+  expect_replay("key-1", 1, T0 + 20, 201, reply);
+  ck_assert_int_eq(begin("ci", ROUTE, "key-1", 2, T0 + 10, 0, &r),
+                   MG_KS_IDEM_MISMATCH);
+  ck_assert_ptr_null(r.body);
+  /* A done record is never aborted. */
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "key-1"),
+                   MG_ERR_CONFLICT);
+  expect_replay("key-1", 1, T0 + 30, 201, reply);
+
+  /* Abort: the client may retry, with any body. */
+  ck_assert_int_eq(begin("ci", ROUTE, "key-2", 3, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "key-2"), 0);
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "key-2"),
+                   MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(finish("key-2", 201, reply), MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(begin("ci", ROUTE, "key-2", 4, T0 + 5, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "key-2", 4, T0 + 5, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  /* An empty body and an error status replay too. */
+  ck_assert_int_eq(finish("key-2", 409, NULL), 0);
+  expect_replay("key-2", 4, T0 + 6, 409, "");
+  ck_assert_int_eq(finish("never", 201, reply), MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "never"),
+                   MG_ERR_NOT_FOUND);
+
+  /* Not audited: the operations are. */
+  ck_assert_uint_eq(audit_count(), n0);
+}
+END_TEST
+
+START_TEST(test_idem_ttl_prune) {
+  mg_ks_idem r;
+  uint64_t n = 99;
+
+  ck_assert_int_eq(begin("ci", ROUTE, "a", 1, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(finish("a", 201, "first"), 0);
+  ck_assert_int_eq(begin("ci", ROUTE, "b", 1, T0 + 100, 0, &r),
+                   MG_KS_IDEM_NEW); /* stays in progress */
+  ck_assert_int_eq(begin("ci", ROUTE, "c", 1, T0 + DAY, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(finish("c", 200, "third"), 0);
+
+  /* The default TTL is 24 h: a second before, the record holds. */
+  expect_replay("a", 1, T0 + DAY - 1, 201, "first");
+  /* A clock that went back does not expire anything. */
+  expect_replay("a", 1, T0 - 1000, 201, "first");
+  /* At 24 h it is gone: the same key is new (another body too). */
+  ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_uint_eq(r.created_at, T0 + DAY);
+  ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  ck_assert_int_eq(finish("a", 201, "again"), 0);
+  /* An in-progress record expires too. */
+  ck_assert_int_eq(begin("ci", ROUTE, "b", 1, T0 + 100 + DAY - 1, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  /* A TTL of its own. */
+  ck_assert_int_eq(begin("ci", ROUTE, "b", 1, T0 + 100 + 59, 60, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0, 60, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0 + 59, 60, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0 + 60, 60, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_uint_eq(r.created_at, T0 + 60);
+
+  /* Records: a (T0+DAY, done), b (T0+100, in progress), c (T0+DAY, done),
+   * x (T0+60, in progress).  Pruning at T0+100+DAY drops b and x. */
+  ck_assert_int_eq(mg_ks_idem_prune(ks, T0 + 100 + DAY, 0, &n), 0);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_int_eq(mg_ks_idem_prune(ks, T0 + 100 + DAY, 0, &n), 0);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_int_eq(finish("b", 201, "late"), MG_ERR_NOT_FOUND);
+  expect_replay("a", 2, T0 + DAY + 1, 201, "again");
+  expect_replay("c", 1, T0 + DAY + 1, 200, "third");
+  /* A shorter TTL prunes the rest; n may be NULL. */
+  ck_assert_int_eq(mg_ks_idem_prune(ks, T0 + DAY + 10, 10, NULL), 0);
+  ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY + 11, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "c", 1, T0 + DAY + 11, 0, &r),
+                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(mg_ks_idem_prune(NULL, T0, 0, &n), MG_ERR_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_idem_arguments) {
+  mg_ks_idem r;
+  uint8_t h[MG_KS_IDEM_HASH_LEN];
+  char long_key[MG_KS_IDEM_KEY_MAX + 2];
+  char long_route[MG_KS_IDEM_ROUTE_MAX + 2];
+  static const char *const bad_keys[] = {"", "a\nb", "tab\there", "\x7f",
+                                         "caf\xc3\xa9"};
+  uint8_t body[4] = {1, 2, 3, 4};
+
+  fill_hash(h, 1);
+  memset(long_key, 'k', sizeof(long_key));
+  long_key[MG_KS_IDEM_KEY_MAX] = '\0';
+  memset(long_route, 'r', sizeof(long_route));
+  long_route[MG_KS_IDEM_ROUTE_MAX] = '\0';
+  /* The longest key, route and principal fit LMDB's key limit. */
+  ck_assert_int_eq(
+      mg_ks_idem_begin(
+          ks, "0123456789012345678901234567890123456789012345678901234567890123",
+          long_route, long_key, h, T0, 0, &r),
+      MG_KS_IDEM_NEW);
+  ck_assert_int_eq(
+      mg_ks_idem_finish(
+          ks, "0123456789012345678901234567890123456789012345678901234567890123",
+          long_route, long_key, 201, CT, body, sizeof(body)),
+      0);
+  ck_assert_int_eq(begin("ci", ROUTE, " spaces are printable ~", 1, T0, 0, &r),
+                   MG_KS_IDEM_NEW);
+  long_key[MG_KS_IDEM_KEY_MAX] = 'k';
+  long_key[MG_KS_IDEM_KEY_MAX + 1] = '\0';
+  long_route[MG_KS_IDEM_ROUTE_MAX] = 'r';
+  long_route[MG_KS_IDEM_ROUTE_MAX + 1] = '\0';
+  ck_assert_int_eq(begin("ci", ROUTE, long_key, 1, T0, 0, &r),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("ci", long_route, "k", 1, T0, 0, &r),
+                   MG_ERR_INVALID_ARG);
+  for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+    ck_assert_int_eq(begin("ci", ROUTE, bad_keys[i], 1, T0, 0, &r),
+                     MG_ERR_INVALID_ARG);
+    ck_assert_int_eq(begin("ci", bad_keys[i], "k", 1, T0, 0, &r),
+                     MG_ERR_INVALID_ARG);
+    ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, bad_keys[i]),
+                     MG_ERR_INVALID_ARG);
+  }
+  ck_assert_int_eq(begin("a b", ROUTE, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("", ROUTE, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin(NULL, ROUTE, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("ci", NULL, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("ci", ROUTE, NULL, 1, T0, 0, &r), MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("ci", ROUTE, "k", 1, T0, 0, NULL),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "ci", ROUTE, "k", NULL, T0, 0, &r),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_begin(NULL, "ci", ROUTE, "k", h, T0, 0, &r),
+                   MG_ERR_INVALID_ARG);
+
+  /* finish: status, content type, body. */
+  ck_assert_int_eq(begin("ci", ROUTE, "k", 1, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 99, CT, body, 4),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 600, CT, body, 4),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, "", body, 4),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, NULL, body, 4),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, "text/plain\r\nX: y", body,
+                        4),
+      MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, CT, NULL, 4),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, CT, body,
+                                     MG_KS_IDEM_BODY_MAX + 1),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(NULL, "ci", ROUTE, "k", 201, CT, body, 4),
+                   MG_ERR_INVALID_ARG);
+  /* None of that changed the record. */
+  ck_assert_int_eq(begin("ci", ROUTE, "k", 1, T0, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  mg_ks_idem_cleanup(NULL);
+}
+END_TEST
+
+/* A large response round-trips, and response bodies are sealed. */
+START_TEST(test_idem_large_sealed) {
+  mg_ks_idem r;
+  size_t len = (size_t)1 << 20;
+  uint8_t *body = malloc(len);
+  static const char marker[] = "idempotent-response-marker-3f9a";
+  char data[300];
+  ck_assert_ptr_nonnull(body);
+  for (size_t i = 0; i < len; i++) {
+    body[i] = (uint8_t)(i * 7 + 3);
+  }
+  memcpy(body + 1000, marker, sizeof(marker) - 1);
+  ck_assert_int_eq(begin("ci", ROUTE, "big", 9, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "big", 201, CT, body,
+                                     len),
+                   0);
+  ck_assert_int_eq(begin("ci", ROUTE, "big", 9, T0, 0, &r), MG_KS_IDEM_REPLAY);
+  ck_assert_uint_eq(r.body_len, len);
+  ck_assert(memcmp(r.body, body, len) == 0);
+  mg_ks_idem_cleanup(&r);
+  free(body);
+  snprintf(data, sizeof(data), "%s/data.mdb", store_dir);
+  mg_ks_close(ks);
+  ks = NULL;
+  ck_assert(!file_contains(data, marker));
+  ck_assert(!file_contains(data, "idempotent-response"));
+  open_store(0);
+  /* And it outlives the process's handle. */
+  ck_assert_int_eq(begin("ci", ROUTE, "big", 9, T0 + 1, 0, &r),
+                   MG_KS_IDEM_REPLAY);
+  ck_assert_uint_eq(r.body_len, len);
+  mg_ks_idem_cleanup(&r);
+}
+END_TEST
+
+/* mg_ks_idem_finish_txn commits with the caller's transaction, or not at
+ * all. */
+typedef struct op_arg {
+  const char *key;
+  int fail_after;
+} op_arg;
+
+static int op_txn(mg_ks_txn *txn, void *p) {
+  op_arg *a = p;
+  static const char body[] = "{\"ok\":true}";
+  int rc = mg_ks_idem_finish_txn(txn, "ci", ROUTE, a->key, 201, CT,
+                                 (const uint8_t *)body, sizeof(body) - 1);
+  if (rc < 0) {
+    return rc;
+  }
+  return a->fail_after ? MG_ERR_CONFLICT : 0;
+}
+
+START_TEST(test_idem_finish_in_txn) {
+  mg_ks_idem r;
+  op_arg a;
+  a.key = "t1";
+  a.fail_after = 1;
+  ck_assert_int_eq(begin("ci", ROUTE, "t1", 5, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), MG_ERR_CONFLICT);
+  ck_assert_int_eq(begin("ci", ROUTE, "t1", 5, T0, 0, &r),
+                   MG_KS_IDEM_IN_PROGRESS);
+  a.fail_after = 0;
+  ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), 0);
+  expect_replay("t1", 5, T0 + 1, 201, "{\"ok\":true}");
+  ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), MG_ERR_CONFLICT);
+  a.key = "none";
+  ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_ks_idem_finish_txn(NULL, "ci", ROUTE, "t1", 201, CT,
+                                         NULL, 0),
+                   MG_ERR_INVALID_ARG);
+}
+END_TEST
+
 /* ------------------------------------------------------------ main */
 
 int main(void) {
@@ -635,6 +944,11 @@ int main(void) {
   tcase_add_test(tc, test_token_list_stops);
   tcase_add_test(tc, test_token_malformed);
   tcase_add_test(tc, test_token_secret_not_stored);
+  tcase_add_test(tc, test_idem_flow);
+  tcase_add_test(tc, test_idem_ttl_prune);
+  tcase_add_test(tc, test_idem_arguments);
+  tcase_add_test(tc, test_idem_large_sealed);
+  tcase_add_test(tc, test_idem_finish_in_txn);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -466,4 +466,102 @@ MG_MUST_USE int mg_ks_token_authenticate(mg_keystore *ks,
                                          const char *presented, size_t len,
                                          uint64_t now, mg_ks_token_info *out);
 
+/* ------------------------------------------ idempotency keys (issue 6) */
+
+/* The replay store behind the Idempotency-Key header of the POSTs that
+ * create (draft-ietf-httpapi-idempotency-key-header).  A record is keyed
+ * by (principal = the token's name, route = method and route template such
+ * as "POST /v1/conversations", the client's key) and holds the SHA-256 of
+ * the first request's body, its state and, once done, the response
+ * (status, content type, body); records are sealed (the response may hold
+ * key material the client must not lose, e.g. a Welcome).  The HTTP layer
+ * calls mg_ks_idem_begin before the operation, then mg_ks_idem_finish
+ * with the response (or mg_ks_idem_abort when the operation failed and
+ * changed nothing).  A record older than the TTL counts as absent, in
+ * either state: an operation interrupted by a crash between its commit and
+ * its finish leaves an in_progress record, and repeating it would risk
+ * doing it twice, so its key answers MG_KS_IDEM_IN_PROGRESS until the TTL
+ * ends (call mg_ks_idem_finish_txn inside the operation's own transaction
+ * to close that window).  Not audited: the operations themselves are. */
+#define MG_KS_IDEM_TTL_DEFAULT ((uint64_t)86400) /* 24 h */
+#define MG_KS_IDEM_KEY_MAX 255      /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_ROUTE_MAX 128    /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_CTYPE_MAX 255    /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_BODY_MAX ((size_t)16 << 20)
+#define MG_KS_IDEM_HASH_LEN 32
+
+/* The outcomes of mg_ks_idem_begin (positive; errors are negative). */
+typedef enum mg_ks_idem_outcome {
+  MG_KS_IDEM_NEW = 1,         /* recorded in_progress: run the operation */
+  MG_KS_IDEM_REPLAY = 2,      /* done: send the stored response */
+  MG_KS_IDEM_MISMATCH = 3,    /* the key was used with another body */
+  MG_KS_IDEM_IN_PROGRESS = 4  /* the first request has not finished */
+} mg_ks_idem_outcome;
+
+/* A stored response (REPLAY).  A zeroed struct is the empty state. */
+typedef struct mg_ks_idem {
+  uint64_t created_at;
+  uint16_t status;     /* HTTP status, 100..599 */
+  char *content_type;  /* NUL-terminated, heap (REPLAY only) */
+  uint8_t *body;       /* heap, body_len bytes (REPLAY only; may be NULL
+                          when body_len is 0) */
+  size_t body_len;
+} mg_ks_idem;
+
+/* mg_ks_idem_cleanup wipes and frees the response of |r| and zeroes it.
+ * NULL is accepted. */
+void mg_ks_idem_cleanup(mg_ks_idem *r);
+
+/* mg_ks_idem_begin looks up (principal, route, key) in one write
+ * transaction at |now| and returns its outcome:
+ *   absent, or older than |ttl| seconds (0: MG_KS_IDEM_TTL_DEFAULT)
+ *      -> writes an in_progress record with |body_hash| and returns
+ *         MG_KS_IDEM_NEW (|out->created_at| = now);
+ *   present with another body hash -> MG_KS_IDEM_MISMATCH;
+ *   present, same body hash, in_progress -> MG_KS_IDEM_IN_PROGRESS;
+ *   present, same body hash, done -> MG_KS_IDEM_REPLAY with the response
+ *      copied to |out| (release with mg_ks_idem_cleanup).
+ * |out| is reset first in every case.  Errors (negative):
+ * MG_ERR_INVALID_ARG (principal not a valid name, route 1..128 or key
+ * 1..255 printable ASCII characters, NULL arguments), MG_ERR_TAMPERED,
+ * store errors. */
+MG_MUST_USE int mg_ks_idem_begin(mg_keystore *ks, const char *principal,
+                                 const char *route, const char *key,
+                                 const uint8_t body_hash[MG_KS_IDEM_HASH_LEN],
+                                 uint64_t now, uint64_t ttl, mg_ks_idem *out);
+
+/* mg_ks_idem_finish stores the response of the in_progress record
+ * (principal, route, key), which becomes done: later begins with the same
+ * body replay it.  |content_type|: 1..255 printable ASCII characters;
+ * |body|: up to MG_KS_IDEM_BODY_MAX bytes (may be NULL if |len| is 0).
+ * mg_ks_idem_finish_txn does the same inside the caller's transaction
+ * (mg_ks_transact), so that the operation and its stored response commit
+ * together.  Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no record: never
+ * begun, aborted, or pruned), MG_ERR_CONFLICT (already done),
+ * MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_idem_finish(mg_keystore *ks, const char *principal,
+                                  const char *route, const char *key,
+                                  uint16_t status, const char *content_type,
+                                  const uint8_t *body, size_t len);
+MG_MUST_USE int mg_ks_idem_finish_txn(mg_ks_txn *txn, const char *principal,
+                                      const char *route, const char *key,
+                                      uint16_t status,
+                                      const char *content_type,
+                                      const uint8_t *body, size_t len);
+
+/* mg_ks_idem_abort deletes the in_progress record (principal, route, key):
+ * the operation failed and changed nothing, so the client may retry with
+ * the same key.  Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND,
+ * MG_ERR_CONFLICT (the record is done: a finished response is never
+ * dropped), MG_ERR_TAMPERED, store errors. */
+MG_MUST_USE int mg_ks_idem_abort(mg_keystore *ks, const char *principal,
+                                 const char *route, const char *key);
+
+/* mg_ks_idem_prune deletes, in one transaction, every record created at
+ * least |ttl| seconds (0: MG_KS_IDEM_TTL_DEFAULT) before |now|, in either
+ * state; |*n| (may be NULL) is how many.  Errors: MG_ERR_TAMPERED (a
+ * record does not open: nothing is deleted), store errors. */
+MG_MUST_USE int mg_ks_idem_prune(mg_keystore *ks, uint64_t now, uint64_t ttl,
+                                 uint64_t *n);
+
 #endif

@@ -23,6 +23,8 @@
  *                                      version 1, 2 once revoked
  *                 "n:" || name         TokenNameRecord: the hash
  *                                      (tokens.c)
+ *   IDEMPOTENCY   principal || 0x00 || route || 0x00 || key
+ *                                      IdemRecord (idempotency.c)
  *
  * Names never contain 0x00, so "name || 0x00" is a prefix that selects
  * exactly one identity's records in a scan.
