@@ -11,6 +11,8 @@ if [ "${MLSGATE_NO_TEST_TOOLS:-0}" != 1 ]; then
   # signed checkpoints against Go's golang.org/x/mod/sumdb (offline, from
   # Debian's packages): the only independent consistency-proof verifier.
   pkgs="$pkgs golang-go golang-golang-x-mod-dev python3"
+  # tests/openapi_check.sh reads docs/openapi.yaml with PyYAML.
+  pkgs="$pkgs python3-yaml"
   # tests/interop.sh runs ts-mls on Node.js (>= 20.19, tests/interop/README.md).
   # Debian's nodejs (18 on Debian 12) only when there is no node at all: a
   # newer Node already on the machine is left alone.
