@@ -20,8 +20,6 @@
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #define _GNU_SOURCE       /* memmem */
-#include "config.h"
-
 #include <check.h>
 #include <ftw.h>
 #include <jansson.h>
@@ -32,6 +30,7 @@
 
 #include "common/hex.h"
 #include "common/secmem.h"
+#include "config.h"
 #include "crypto/crypto.h"
 #include "keystore/audit.h"
 #include "keystore/keystore.h"
@@ -145,17 +144,29 @@ static void audit_since(uint64_t start, audit_seen *seen) {
 START_TEST(test_scopes) {
   uint32_t s = 0xffffffffu;
   char buf[MG_KS_SCOPES_TEXT_MAX];
-  static const char *const bad[] = {
-      "",          ",",           "messages,",   ",messages", "messages,,metrics",
-      "message",   "messagesx",   "Messages",    " messages", "messages ",
-      "keys",      "keys:admin:", "audit",       "audit:write", "all",
-      "metrics;x", "conversations, messages"};
+  static const char *const bad[] = {"",
+                                    ",",
+                                    "messages,",
+                                    ",messages",
+                                    "messages,,metrics",
+                                    "message",
+                                    "messagesx",
+                                    "Messages",
+                                    " messages",
+                                    "messages ",
+                                    "keys",
+                                    "keys:admin:",
+                                    "audit",
+                                    "audit:write",
+                                    "all",
+                                    "metrics;x",
+                                    "conversations, messages"};
 
   ck_assert_int_eq(mg_ks_scopes_parse("conversations", &s), 0);
   ck_assert_uint_eq(s, MG_KS_SCOPE_CONVERSATIONS);
   ck_assert_int_eq(mg_ks_scopes_parse("metrics,keys:admin,audit:read", &s), 0);
-  ck_assert_uint_eq(s, MG_KS_SCOPE_METRICS | MG_KS_SCOPE_KEYS_ADMIN |
-                           MG_KS_SCOPE_AUDIT_READ);
+  ck_assert_uint_eq(
+      s, MG_KS_SCOPE_METRICS | MG_KS_SCOPE_KEYS_ADMIN | MG_KS_SCOPE_AUDIT_READ);
   ck_assert_int_eq(mg_ks_scopes_parse("messages,messages", &s), 0);
   ck_assert_uint_eq(s, MG_KS_SCOPE_MESSAGES);
   ck_assert_int_eq(
@@ -192,15 +203,13 @@ START_TEST(test_scopes) {
   ck_assert_int_eq(mg_ks_scopes_format(0x80000001u, buf, sizeof(buf)),
                    MG_ERR_INVALID_ARG);
   /* "messages,metrics" needs 17 bytes. */
-  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS |
-                                           MG_KS_SCOPE_MESSAGES,
-                                       buf, 16),
-                   MG_ERR_BUFFER_TOO_SMALL);
+  ck_assert_int_eq(
+      mg_ks_scopes_format(MG_KS_SCOPE_METRICS | MG_KS_SCOPE_MESSAGES, buf, 16),
+      MG_ERR_BUFFER_TOO_SMALL);
   ck_assert_str_eq(buf, "");
-  ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS |
-                                           MG_KS_SCOPE_MESSAGES,
-                                       buf, 17),
-                   0);
+  ck_assert_int_eq(
+      mg_ks_scopes_format(MG_KS_SCOPE_METRICS | MG_KS_SCOPE_MESSAGES, buf, 17),
+      0);
   ck_assert_int_eq(mg_ks_scopes_format(MG_KS_SCOPE_METRICS, NULL, 8),
                    MG_ERR_INVALID_ARG);
 }
@@ -293,9 +302,9 @@ START_TEST(test_token_lifecycle) {
     ck_assert_int_eq(
         mg_ks_token_authenticate(ks, padded, MG_KS_TOKEN_LEN, T0, &got), 0);
     ck_assert_str_eq(got.name, "zeta");
-    ck_assert_int_eq(mg_ks_token_authenticate(ks, padded, MG_KS_TOKEN_LEN + 3,
-                                              T0, &got),
-                     MG_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        mg_ks_token_authenticate(ks, padded, MG_KS_TOKEN_LEN + 3, T0, &got),
+        MG_ERR_NOT_FOUND);
   }
 
   /* Listing: name order, no secrets. */
@@ -321,9 +330,9 @@ START_TEST(test_token_lifecycle) {
   ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "a b"), MG_ERR_INVALID_ARG);
   /* The others still work; the name stays taken. */
   ck_assert_int_eq(mg_ks_token_authenticate(ks, s3, strlen(s3), T0, &got), 0);
-  ck_assert_int_eq(mg_ks_token_create(ks, &c, "alpha", MG_KS_SCOPE_METRICS, 0,
-                                      s2, NULL),
-                   MG_ERR_EXISTS);
+  ck_assert_int_eq(
+      mg_ks_token_create(ks, &c, "alpha", MG_KS_SCOPE_METRICS, 0, s2, NULL),
+      MG_ERR_EXISTS);
   ck_assert_str_eq(s2, "");
   memset(&l, 0, sizeof(l));
   ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), 0);
@@ -341,15 +350,14 @@ START_TEST(test_token_lifecycle) {
         "token.revoke", "token.revoke", "token.revoke", "token.create"};
     static const char *const obj[] = {"alpha", "zeta",   "beta", "alpha",
                                       "alpha", "nobody", "",     "alpha"};
-    static const char *const res[] = {
-        "ok",
-        "ok",
-        "ok",
-        "ok",
-        "MG_ERR_CONFLICT",
-        "MG_ERR_NOT_FOUND",
-        "MG_ERR_INVALID_ARG",
-        "MG_ERR_EXISTS"};
+    static const char *const res[] = {"ok",
+                                      "ok",
+                                      "ok",
+                                      "ok",
+                                      "MG_ERR_CONFLICT",
+                                      "MG_ERR_NOT_FOUND",
+                                      "MG_ERR_INVALID_ARG",
+                                      "MG_ERR_EXISTS"};
     for (size_t i = 0; i < 8; i++) {
       ck_assert_str_eq(seen.action[i], act[i]);
       ck_assert_str_eq(seen.object[i], obj[i]);
@@ -429,9 +437,9 @@ START_TEST(test_token_bad_arguments) {
                      MG_ERR_INVALID_ARG);
     ck_assert_str_eq(secret, "");
   }
-  ck_assert_int_eq(mg_ks_token_create(ks, &c, NULL, MG_KS_SCOPE_MESSAGES, 0,
-                                      secret, NULL),
-                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_token_create(ks, &c, NULL, MG_KS_SCOPE_MESSAGES, 0, secret, NULL),
+      MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_token_create(ks, &c, "t", 0, 0, secret, NULL),
                    MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_token_create(ks, &c, "t", 0x40, 0, secret, NULL),
@@ -457,9 +465,9 @@ START_TEST(test_token_bad_arguments) {
   ck_assert_uint_eq(l.n, 1);
   ck_assert_int_eq(mg_ks_token_list(ks, NULL, NULL), MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_token_revoke(ks, NULL, "t"), MG_ERR_INVALID_ARG);
-  ck_assert_int_eq(mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0,
-                                            NULL),
-                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_token_authenticate(ks, secret, MG_KS_TOKEN_LEN, T0, NULL),
+      MG_ERR_INVALID_ARG);
 }
 END_TEST
 
@@ -635,8 +643,8 @@ static int begin(const char *principal, const char *route, const char *key,
 
 static int finish(const char *key, uint16_t status, const char *body) {
   return mg_ks_idem_finish(ks, "ci", ROUTE, key, status, CT,
-                           (const uint8_t *)body, body != NULL ? strlen(body)
-                                                                : 0);
+                           (const uint8_t *)body,
+                           body != NULL ? strlen(body) : 0);
 }
 
 static void expect_replay(const char *key, uint8_t hv, uint64_t now,
@@ -688,8 +696,7 @@ START_TEST(test_idem_flow) {
                    MG_KS_IDEM_MISMATCH);
   ck_assert_ptr_null(r.body);
   /* A done record is never aborted. */
-  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "key-1"),
-                   MG_ERR_CONFLICT);
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "key-1"), MG_ERR_CONFLICT);
   expect_replay("key-1", 1, T0 + 30, 201, reply);
 
   /* Abort: the client may retry, with any body. */
@@ -722,8 +729,7 @@ START_TEST(test_idem_ttl_prune) {
   ck_assert_int_eq(finish("a", 201, "first"), 0);
   ck_assert_int_eq(begin("ci", ROUTE, "b", 1, T0 + 100, 0, &r),
                    MG_KS_IDEM_NEW); /* stays in progress */
-  ck_assert_int_eq(begin("ci", ROUTE, "c", 1, T0 + DAY, 0, &r),
-                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "c", 1, T0 + DAY, 0, &r), MG_KS_IDEM_NEW);
   ck_assert_int_eq(finish("c", 200, "third"), 0);
 
   /* The default TTL is 24 h: a second before, the record holds. */
@@ -731,8 +737,7 @@ START_TEST(test_idem_ttl_prune) {
   /* A clock that went back does not expire anything. */
   expect_replay("a", 1, T0 - 1000, 201, "first");
   /* At 24 h it is gone: the same key is new (another body too). */
-  ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY, 0, &r),
-                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY, 0, &r), MG_KS_IDEM_NEW);
   ck_assert_uint_eq(r.created_at, T0 + DAY);
   ck_assert_int_eq(begin("ci", ROUTE, "a", 2, T0 + DAY, 0, &r),
                    MG_KS_IDEM_IN_PROGRESS);
@@ -746,8 +751,7 @@ START_TEST(test_idem_ttl_prune) {
   ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0, 60, &r), MG_KS_IDEM_NEW);
   ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0 + 59, 60, &r),
                    MG_KS_IDEM_IN_PROGRESS);
-  ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0 + 60, 60, &r),
-                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "x", 1, T0 + 60, 60, &r), MG_KS_IDEM_NEW);
   ck_assert_uint_eq(r.created_at, T0 + 60);
 
   /* Records: a (T0+DAY, done), b (T0+100, in progress), c (T0+DAY, done),
@@ -786,12 +790,14 @@ START_TEST(test_idem_arguments) {
   /* The longest key, route and principal fit LMDB's key limit. */
   ck_assert_int_eq(
       mg_ks_idem_begin(
-          ks, "0123456789012345678901234567890123456789012345678901234567890123",
+          ks,
+          "0123456789012345678901234567890123456789012345678901234567890123",
           long_route, long_key, h, T0, 0, &r),
       MG_KS_IDEM_NEW);
   ck_assert_int_eq(
       mg_ks_idem_finish(
-          ks, "0123456789012345678901234567890123456789012345678901234567890123",
+          ks,
+          "0123456789012345678901234567890123456789012345678901234567890123",
           long_route, long_key, 201, CT, body, sizeof(body)),
       0);
   ck_assert_int_eq(begin("ci", ROUTE, " spaces are printable ~", 1, T0, 0, &r),
@@ -817,8 +823,7 @@ START_TEST(test_idem_arguments) {
   ck_assert_int_eq(begin(NULL, ROUTE, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
   ck_assert_int_eq(begin("ci", NULL, "k", 1, T0, 0, &r), MG_ERR_INVALID_ARG);
   ck_assert_int_eq(begin("ci", ROUTE, NULL, 1, T0, 0, &r), MG_ERR_INVALID_ARG);
-  ck_assert_int_eq(begin("ci", ROUTE, "k", 1, T0, 0, NULL),
-                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(begin("ci", ROUTE, "k", 1, T0, 0, NULL), MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_idem_begin(ks, "ci", ROUTE, "k", NULL, T0, 0, &r),
                    MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_idem_begin(NULL, "ci", ROUTE, "k", h, T0, 0, &r),
@@ -834,10 +839,9 @@ START_TEST(test_idem_arguments) {
                    MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, NULL, body, 4),
                    MG_ERR_INVALID_ARG);
-  ck_assert_int_eq(
-      mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, "text/plain\r\nX: y", body,
-                        4),
-      MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201,
+                                     "text/plain\r\nX: y", body, 4),
+                   MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, CT, NULL, 4),
                    MG_ERR_INVALID_ARG);
   ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "k", 201, CT, body,
@@ -865,9 +869,8 @@ START_TEST(test_idem_large_sealed) {
   }
   memcpy(body + 1000, marker, sizeof(marker) - 1);
   ck_assert_int_eq(begin("ci", ROUTE, "big", 9, T0, 0, &r), MG_KS_IDEM_NEW);
-  ck_assert_int_eq(mg_ks_idem_finish(ks, "ci", ROUTE, "big", 201, CT, body,
-                                     len),
-                   0);
+  ck_assert_int_eq(
+      mg_ks_idem_finish(ks, "ci", ROUTE, "big", 201, CT, body, len), 0);
   ck_assert_int_eq(begin("ci", ROUTE, "big", 9, T0, 0, &r), MG_KS_IDEM_REPLAY);
   ck_assert_uint_eq(r.body_len, len);
   ck_assert(memcmp(r.body, body, len) == 0);
@@ -920,9 +923,9 @@ START_TEST(test_idem_finish_in_txn) {
   ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), MG_ERR_CONFLICT);
   a.key = "none";
   ck_assert_int_eq(mg_ks_transact(ks, op_txn, &a), MG_ERR_NOT_FOUND);
-  ck_assert_int_eq(mg_ks_idem_finish_txn(NULL, "ci", ROUTE, "t1", 201, CT,
-                                         NULL, 0),
-                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(
+      mg_ks_idem_finish_txn(NULL, "ci", ROUTE, "t1", 201, CT, NULL, 0),
+      MG_ERR_INVALID_ARG);
 }
 END_TEST
 

@@ -1488,8 +1488,8 @@ static int cmd_kek_rotate(const ctl_env *env, int argc, char **argv) {
 
 /* ------------------------------------------------------------- tokens */
 
-#define CTL_SCOPES_HELP                                                        \
-  "a comma-separated list of: conversations, messages, keys:admin, "          \
+#define CTL_SCOPES_HELP                                              \
+  "a comma-separated list of: conversations, messages, keys:admin, " \
   "audit:read, metrics"
 
 static int check_token_name(const char *cmd, const char *name) {
@@ -1560,9 +1560,9 @@ static json_t *time_or_null(uint64_t t) {
 }
 
 static json_t *token_json(const mg_ks_token_info *t, uint64_t now) {
-  return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:s}", "name", t->name,
-                   "id", t->id, "scopes", scopes_json(t->scopes),
-                   "created_at", (json_int_t)t->created_at, "expires_at",
+  return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:s}", "name", t->name, "id",
+                   t->id, "scopes", scopes_json(t->scopes), "created_at",
+                   (json_int_t)t->created_at, "expires_at",
                    time_or_null(t->expires_at), "revoked_at",
                    time_or_null(t->revoked_at), "state", token_state(t, now));
 }
@@ -1587,8 +1587,9 @@ static int cmd_token_create(const ctl_env *env, int argc, char **argv) {
     return CTL_USAGE;
   }
   if (v[0] == NULL || v[1] == NULL) {
-    fprintf(stderr, "usage: mlsgatectl token create --name NAME --scopes "
-                    "S1,S2 [--expires DURATION]\n");
+    fprintf(stderr,
+            "usage: mlsgatectl token create --name NAME --scopes "
+            "S1,S2 [--expires DURATION]\n");
     return CTL_USAGE;
   }
   if (check_token_name(cmd, v[0]) < 0) {
@@ -1620,11 +1621,11 @@ static int cmd_token_create(const ctl_env *env, int argc, char **argv) {
   } else if (rc < 0) {
     ctl_err(cmd, v[0], rc);
   } else if (env->json) {
-    status = ctl_print_json(json_pack(
-        "{s:s, s:s, s:s, s:o, s:I, s:o}", "name", info.name, "token", secret,
-        "id", info.id, "scopes", scopes_json(info.scopes), "created_at",
-        (json_int_t)info.created_at, "expires_at",
-        time_or_null(info.expires_at)));
+    status = ctl_print_json(
+        json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "name", info.name, "token",
+                  secret, "id", info.id, "scopes", scopes_json(info.scopes),
+                  "created_at", (json_int_t)info.created_at, "expires_at",
+                  time_or_null(info.expires_at)));
   } else if (mg_ks_scopes_format(info.scopes, scopes_text,
                                  sizeof(scopes_text)) == 0) {
     if (info.expires_at != 0) {
@@ -1635,8 +1636,9 @@ static int cmd_token_create(const ctl_env *env, int argc, char **argv) {
     printf("created token %s (id %s, scopes %s, expires %s)\n", info.name,
            info.id, scopes_text, t);
     printf("%s\n", secret);
-    printf("This is the only time the token is shown: the store keeps only "
-           "its hash.\n");
+    printf(
+        "This is the only time the token is shown: the store keeps only "
+        "its hash.\n");
     status = 0;
   }
   mg_memzero(secret, sizeof(secret));

@@ -30,7 +30,7 @@
 #define IDEM_FORMAT 1
 #define IDEM_IN_PROGRESS 1
 #define IDEM_DONE 2
-#define IDEM_KEY_BUF                                                           \
+#define IDEM_KEY_BUF \
   (MG_KS_NAME_MAX + 1 + MG_KS_IDEM_ROUTE_MAX + 1 + MG_KS_IDEM_KEY_MAX)
 /* The largest record: the fixed fields, two varint lengths and the two
  * strings. */
@@ -64,8 +64,7 @@ static size_t printable_len(const char *s, size_t max) {
     return 0;
   }
   for (n = 0; s[n] != '\0'; n++) {
-    if (n >= max || (unsigned char)s[n] < 0x20 ||
-        (unsigned char)s[n] > 0x7e) {
+    if (n >= max || (unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e) {
       return 0;
     }
   }
@@ -91,8 +90,8 @@ static int record_key(uint8_t *buf, size_t *len, const char *principal,
   return 0;
 }
 
-static int record_encode(const uint8_t hash[MG_KS_IDEM_HASH_LEN],
-                         uint8_t state, uint64_t created_at, uint16_t status,
+static int record_encode(const uint8_t hash[MG_KS_IDEM_HASH_LEN], uint8_t state,
+                         uint64_t created_at, uint16_t status,
                          const char *content_type, const uint8_t *body,
                          size_t body_len, uint8_t **out, size_t *out_len) {
   mg_writer w;
@@ -153,8 +152,8 @@ static int record_load(mg_kv_txn *txn, const uint8_t *key, size_t key_len,
   int rc;
   *pt = NULL;
   *pt_len = 0;
-  MG_GUARD(mg_kv_get_sealed(txn, MG_KV_IDEMPOTENCY, key, key_len, &version,
-                            pt, pt_len));
+  MG_GUARD(mg_kv_get_sealed(txn, MG_KV_IDEMPOTENCY, key, key_len, &version, pt,
+                            pt_len));
   rc = record_decode(*pt, *pt_len, r);
   if (rc < 0) {
     mg_free_secret(*pt, *pt_len);
@@ -240,8 +239,8 @@ out:
 
 int mg_ks_idem_begin(mg_keystore *ks, const char *principal, const char *route,
                      const char *key,
-                     const uint8_t body_hash[MG_KS_IDEM_HASH_LEN],
-                     uint64_t now, uint64_t ttl, mg_ks_idem *out) {
+                     const uint8_t body_hash[MG_KS_IDEM_HASH_LEN], uint64_t now,
+                     uint64_t ttl, mg_ks_idem *out) {
   uint8_t k[IDEM_KEY_BUF];
   begin_arg a;
   int rc;
@@ -293,17 +292,15 @@ static int finish_in(mg_kv_txn *txn, const finish_arg *a) {
   }
   MG_CHECK(record_encode(r.body_hash, IDEM_DONE, r.created_at, a->status,
                          a->content_type, a->body, a->len, &rec, &rec_len));
-  MG_CHECK(mg_kv_put_sealed(txn, MG_KV_IDEMPOTENCY, k, k_len, 1, rec, rec_len,
-                            0));
+  MG_CHECK(
+      mg_kv_put_sealed(txn, MG_KV_IDEMPOTENCY, k, k_len, 1, rec, rec_len, 0));
 out:
   mg_free_secret(pt, pt_len);
   mg_free_secret(rec, rec_len);
   return rc;
 }
 
-static int finish_txn(mg_kv_txn *txn, void *p) {
-  return finish_in(txn, p);
-}
+static int finish_txn(mg_kv_txn *txn, void *p) { return finish_in(txn, p); }
 
 int mg_ks_idem_finish_txn(mg_ks_txn *txn, const char *principal,
                           const char *route, const char *key, uint16_t status,
@@ -320,8 +317,8 @@ int mg_ks_idem_finish_txn(mg_ks_txn *txn, const char *principal,
   return finish_in(txn, &a);
 }
 
-int mg_ks_idem_finish(mg_keystore *ks, const char *principal,
-                      const char *route, const char *key, uint16_t status,
+int mg_ks_idem_finish(mg_keystore *ks, const char *principal, const char *route,
+                      const char *key, uint16_t status,
                       const char *content_type, const uint8_t *body,
                       size_t len) {
   finish_arg a;
@@ -408,8 +405,7 @@ out:
   return rc;
 }
 
-int mg_ks_idem_prune(mg_keystore *ks, uint64_t now, uint64_t ttl,
-                     uint64_t *n) {
+int mg_ks_idem_prune(mg_keystore *ks, uint64_t now, uint64_t ttl, uint64_t *n) {
   prune_arg a;
   int rc;
   if (n != NULL) {

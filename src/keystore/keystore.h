@@ -359,7 +359,6 @@ MG_MUST_USE int mg_ks_restore(const char *backup_path, const char *dir);
 MG_MUST_USE int mg_ks_kek_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
                                  const char *kek_path);
 
-
 /* ------------------------------------------------- API tokens (issue 6) */
 
 /* Bearer tokens of the HTTP API (mlsgatectl token create/list/revoke).
@@ -386,7 +385,7 @@ MG_MUST_USE int mg_ks_kek_rotate(mg_keystore *ks, const mg_ks_ctx *ctx,
 
 #define MG_KS_TOKEN_PREFIX "mgt_"
 #define MG_KS_TOKEN_SECRET_BYTES 32
-#define MG_KS_TOKEN_LEN 47   /* "mgt_" + 43 base64url characters */
+#define MG_KS_TOKEN_LEN 47      /* "mgt_" + 43 base64url characters */
 #define MG_KS_TOKEN_HASH_LEN 32 /* SHA-256 */
 #define MG_KS_TOKEN_ID_LEN 16   /* hex digits of the public id */
 
@@ -437,8 +436,7 @@ MG_MUST_USE int mg_ks_token_create(mg_keystore *ks, const mg_ks_ctx *ctx,
  * during the call only); a non-zero return from |fn| stops the listing and
  * is returned.  Errors: MG_ERR_TAMPERED, store errors. */
 typedef int (*mg_ks_token_fn)(void *arg, const mg_ks_token_info *t);
-MG_MUST_USE int mg_ks_token_list(mg_keystore *ks, mg_ks_token_fn fn,
-                                 void *arg);
+MG_MUST_USE int mg_ks_token_list(mg_keystore *ks, mg_ks_token_fn fn, void *arg);
 
 /* mg_ks_token_revoke revokes token |name| at ctx->now: it never
  * authenticates again (its record stays, for listings).  Audited as
@@ -462,9 +460,9 @@ MG_MUST_USE int mg_ks_token_revoke(mg_keystore *ks, const mg_ks_ctx *ctx,
  *   MG_ERR_TAMPERED, store errors, MG_ERR_INVALID_ARG (NULL ks or out).
  * The secret is decoded without data-dependent branches and only its hash
  * reaches the store.  Not audited: the API layer records denials. */
-MG_MUST_USE int mg_ks_token_authenticate(mg_keystore *ks,
-                                         const char *presented, size_t len,
-                                         uint64_t now, mg_ks_token_info *out);
+MG_MUST_USE int mg_ks_token_authenticate(mg_keystore *ks, const char *presented,
+                                         size_t len, uint64_t now,
+                                         mg_ks_token_info *out);
 
 /* ------------------------------------------ idempotency keys (issue 6) */
 
@@ -484,27 +482,27 @@ MG_MUST_USE int mg_ks_token_authenticate(mg_keystore *ks,
  * ends (call mg_ks_idem_finish_txn inside the operation's own transaction
  * to close that window).  Not audited: the operations themselves are. */
 #define MG_KS_IDEM_TTL_DEFAULT ((uint64_t)86400) /* 24 h */
-#define MG_KS_IDEM_KEY_MAX 255      /* printable ASCII (0x20..0x7e) */
-#define MG_KS_IDEM_ROUTE_MAX 128    /* printable ASCII (0x20..0x7e) */
-#define MG_KS_IDEM_CTYPE_MAX 255    /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_KEY_MAX 255   /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_ROUTE_MAX 128 /* printable ASCII (0x20..0x7e) */
+#define MG_KS_IDEM_CTYPE_MAX 255 /* printable ASCII (0x20..0x7e) */
 #define MG_KS_IDEM_BODY_MAX ((size_t)16 << 20)
 #define MG_KS_IDEM_HASH_LEN 32
 
 /* The outcomes of mg_ks_idem_begin (positive; errors are negative). */
 typedef enum mg_ks_idem_outcome {
-  MG_KS_IDEM_NEW = 1,         /* recorded in_progress: run the operation */
-  MG_KS_IDEM_REPLAY = 2,      /* done: send the stored response */
-  MG_KS_IDEM_MISMATCH = 3,    /* the key was used with another body */
-  MG_KS_IDEM_IN_PROGRESS = 4  /* the first request has not finished */
+  MG_KS_IDEM_NEW = 1,        /* recorded in_progress: run the operation */
+  MG_KS_IDEM_REPLAY = 2,     /* done: send the stored response */
+  MG_KS_IDEM_MISMATCH = 3,   /* the key was used with another body */
+  MG_KS_IDEM_IN_PROGRESS = 4 /* the first request has not finished */
 } mg_ks_idem_outcome;
 
 /* A stored response (REPLAY).  A zeroed struct is the empty state. */
 typedef struct mg_ks_idem {
   uint64_t created_at;
-  uint16_t status;     /* HTTP status, 100..599 */
-  char *content_type;  /* NUL-terminated, heap (REPLAY only) */
-  uint8_t *body;       /* heap, body_len bytes (REPLAY only; may be NULL
-                          when body_len is 0) */
+  uint16_t status;    /* HTTP status, 100..599 */
+  char *content_type; /* NUL-terminated, heap (REPLAY only) */
+  uint8_t *body;      /* heap, body_len bytes (REPLAY only; may be NULL
+                         when body_len is 0) */
   size_t body_len;
 } mg_ks_idem;
 
@@ -545,8 +543,7 @@ MG_MUST_USE int mg_ks_idem_finish(mg_keystore *ks, const char *principal,
                                   const uint8_t *body, size_t len);
 MG_MUST_USE int mg_ks_idem_finish_txn(mg_ks_txn *txn, const char *principal,
                                       const char *route, const char *key,
-                                      uint16_t status,
-                                      const char *content_type,
+                                      uint16_t status, const char *content_type,
                                       const uint8_t *body, size_t len);
 
 /* mg_ks_idem_abort deletes the in_progress record (principal, route, key):

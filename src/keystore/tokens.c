@@ -117,9 +117,7 @@ static unsigned ct_lt(unsigned x, unsigned y) {
   return (0u - (((x - y) >> 8) & 1u)) & 0xffu;
 }
 
-static unsigned ct_ge(unsigned x, unsigned y) {
-  return ct_lt(x, y) ^ 0xffu;
-}
+static unsigned ct_ge(unsigned x, unsigned y) { return ct_lt(x, y) ^ 0xffu; }
 
 /* RFC 4648 §5 alphabet: A-Z a-z 0-9 - _ */
 static char b64url_char(unsigned x) {
@@ -156,7 +154,8 @@ static unsigned b64url_val(unsigned c, unsigned *bad) {
 }
 
 /* Encodes the 32 secret bytes as 43 characters (no padding). */
-static void secret_encode(char *out, const uint8_t in[MG_KS_TOKEN_SECRET_BYTES]) {
+static void secret_encode(char *out,
+                          const uint8_t in[MG_KS_TOKEN_SECRET_BYTES]) {
   uint32_t acc = 0;
   unsigned bits = 0;
   size_t o = 0;
@@ -263,8 +262,8 @@ static int record_load(mg_kv_txn *txn, const uint8_t hash[MG_KS_TOKEN_HASH_LEN],
     MG_FAIL(MG_ERR_SCHEMA);
   }
   if (mg_read_vec(&r, &name) < 0 || mg_reader_len(&name) < 1 ||
-      mg_reader_len(&name) > MG_KS_NAME_MAX ||
-      mg_read_u32(&r, &t.scopes) < 0 || mg_read_u64(&r, &t.created_at) < 0 ||
+      mg_reader_len(&name) > MG_KS_NAME_MAX || mg_read_u32(&r, &t.scopes) < 0 ||
+      mg_read_u64(&r, &t.created_at) < 0 ||
       mg_read_u64(&r, &t.expires_at) < 0 ||
       mg_read_u64(&r, &t.revoked_at) < 0 || mg_reader_done(&r) < 0) {
     MG_FAIL(MG_ERR_TAMPERED);
@@ -441,8 +440,8 @@ static int list_txn(mg_kv_txn *txn, void *p) {
   free(a->tokens);
   a->tokens = NULL;
   a->n = 0;
-  MG_CHECK(ks_keylist_collect(txn, MG_KV_TOKENS, (const uint8_t *)"n:", 2,
-                              &keys));
+  MG_CHECK(
+      ks_keylist_collect(txn, MG_KV_TOKENS, (const uint8_t *)"n:", 2, &keys));
   if (keys.n > 0) {
     a->tokens = calloc(keys.n, sizeof(*a->tokens));
     if (a->tokens == NULL) {
@@ -532,8 +531,8 @@ static int auth_txn(mg_kv_txn *txn, void *p) {
   return record_load(txn, a->hash, &a->info, NULL);
 }
 
-int mg_ks_token_authenticate(mg_keystore *ks, const char *presented,
-                             size_t len, uint64_t now, mg_ks_token_info *out) {
+int mg_ks_token_authenticate(mg_keystore *ks, const char *presented, size_t len,
+                             uint64_t now, mg_ks_token_info *out) {
   uint8_t hash[MG_KS_TOKEN_HASH_LEN];
   auth_arg a;
   int rc;
