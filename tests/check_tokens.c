@@ -15,14 +15,21 @@
  *    and the audit entries hold none of them nor the public id;
  *  - the audit log holds token.create / token.revoke entries (failures
  *    too), and authentication writes none;
- *  - idempotency: new, replay, mismatch, in progress, abort, finish, TTL
- *    expiry and prune, argument checks.
+ *  - idempotency: new, replay, mismatch, in progress, abort, finish (also
+ *    inside the caller's transaction), TTL expiry and prune, argument
+ *    checks, a large response, concurrent begins with one key (exactly one
+ *    NEW);
+ *  - a flipped byte in any token or idempotency record, or a record moved
+ *    under another key, is MG_ERR_TAMPERED for every operation.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #define _GNU_SOURCE       /* memmem */
+#include "config.h"
+
 #include <check.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +37,6 @@
 
 #include "common/hex.h"
 #include "common/secmem.h"
-#include "config.h"
 #include "crypto/crypto.h"
 #include "keystore/audit.h"
 #include "keystore/keystore.h"
@@ -929,6 +935,139 @@ START_TEST(test_idem_finish_in_txn) {
 }
 END_TEST
 
+/* ---------------------------------------------------------- tamper */
+
+/* Flips one byte of every record of |tb| (through the raw interface), or
+ * with |move| set, swaps the values of the first two records. */
+typedef struct tamper_arg {
+  mg_kv_table tb;
+  size_t pos;
+  int move;
+} tamper_arg;
+
+static int tamper_txn(mg_kv_txn *txn, void *p) {
+  tamper_arg *a = p;
+  ks_keylist keys;
+  uint8_t *v[2] = {NULL, NULL};
+  size_t n[2] = {0, 0};
+  int rc;
+  memset(&keys, 0, sizeof(keys));
+  rc = ks_keylist_collect(txn, a->tb, NULL, 0, &keys);
+  ck_assert_int_eq(rc, 0);
+  if (a->move) {
+    ck_assert_uint_ge(keys.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+      ck_assert_int_eq(
+          mg_kv_get(txn, a->tb, keys.keys[i], keys.lens[i], &v[i], &n[i]), 0);
+    }
+    for (size_t i = 0; i < 2; i++) {
+      ck_assert_int_eq(mg_kv_put(txn, a->tb, keys.keys[i], keys.lens[i],
+                                 v[1 - i], n[1 - i], 0),
+                       0);
+    }
+    free(v[0]);
+    free(v[1]);
+  } else {
+    for (size_t i = 0; i < keys.n; i++) {
+      ck_assert_int_eq(
+          mg_kv_get(txn, a->tb, keys.keys[i], keys.lens[i], &v[0], &n[0]), 0);
+      v[0][a->pos % n[0]] ^= 0x01;
+      ck_assert_int_eq(
+          mg_kv_put(txn, a->tb, keys.keys[i], keys.lens[i], v[0], n[0], 0), 0);
+      free(v[0]);
+      v[0] = NULL;
+    }
+  }
+  ks_keylist_free(&keys);
+  return 0;
+}
+
+static void tamper(mg_kv_table tb, size_t pos, int move) {
+  tamper_arg a;
+  a.tb = tb;
+  a.pos = pos;
+  a.move = move;
+  ck_assert_int_eq(mg_kv_write(ks->kv, tamper_txn, &a), 0);
+}
+
+START_TEST(test_tamper) {
+  char s1[MG_KS_TOKEN_LEN + 1], s2[MG_KS_TOKEN_LEN + 1];
+  mg_ks_token_info got;
+  mg_ks_ctx c = ctx_at(T0);
+  listed l;
+  mg_ks_idem r;
+  uint64_t n = 0;
+  size_t pos = (size_t)_i * 13 + 1;
+
+  make_token("one", MG_KS_SCOPE_MESSAGES, 0, s1, NULL);
+  make_token("two", MG_KS_SCOPE_ALL, 0, s2, NULL);
+  ck_assert_int_eq(begin("ci", ROUTE, "k1", 1, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(begin("ci", ROUTE, "k2", 1, T0, 0, &r), MG_KS_IDEM_NEW);
+  ck_assert_int_eq(finish("k2", 201, "{}"), 0);
+
+  if (_i == 0) {
+    /* A record moved under another key (a token's scopes given to the
+     * other, a response to another key) does not open. */
+    tamper(MG_KV_TOKENS, 0, 1);
+    tamper(MG_KV_IDEMPOTENCY, 0, 1);
+  } else {
+    tamper(MG_KV_TOKENS, pos, 0);
+    tamper(MG_KV_IDEMPOTENCY, pos, 0);
+  }
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s1, MG_KS_TOKEN_LEN, T0, &got),
+                   MG_ERR_TAMPERED);
+  ck_assert_str_eq(got.name, "");
+  ck_assert_int_eq(mg_ks_token_authenticate(ks, s2, MG_KS_TOKEN_LEN, T0, &got),
+                   MG_ERR_TAMPERED);
+  memset(&l, 0, sizeof(l));
+  ck_assert_int_eq(mg_ks_token_list(ks, list_fn, &l), MG_ERR_TAMPERED);
+  ck_assert_int_eq(mg_ks_token_revoke(ks, &c, "one"), MG_ERR_TAMPERED);
+  ck_assert_int_eq(begin("ci", ROUTE, "k1", 1, T0, 0, &r), MG_ERR_TAMPERED);
+  ck_assert_int_eq(begin("ci", ROUTE, "k2", 1, T0, 0, &r), MG_ERR_TAMPERED);
+  ck_assert_ptr_null(r.body);
+  ck_assert_int_eq(finish("k1", 201, "{}"), MG_ERR_TAMPERED);
+  ck_assert_int_eq(mg_ks_idem_abort(ks, "ci", ROUTE, "k1"), MG_ERR_TAMPERED);
+  ck_assert_int_eq(mg_ks_idem_prune(ks, T0 + 2 * DAY, 0, &n), MG_ERR_TAMPERED);
+  ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* -------------------------------------------------------- concurrency */
+
+#define RACERS 8
+
+typedef struct racer {
+  pthread_t th;
+  int outcome;
+} racer;
+
+static void *race_begin(void *p) {
+  racer *me = p;
+  mg_ks_idem r;
+  uint8_t h[MG_KS_IDEM_HASH_LEN];
+  fill_hash(h, 7);
+  me->outcome = mg_ks_idem_begin(ks, "ci", ROUTE, "race", h, T0, 0, &r);
+  mg_ks_idem_cleanup(&r);
+  return NULL;
+}
+
+/* Concurrent requests with one key: exactly one runs the operation. */
+START_TEST(test_idem_race) {
+  racer rs[RACERS];
+  int news = 0, busy = 0;
+  for (size_t i = 0; i < RACERS; i++) {
+    ck_assert_int_eq(pthread_create(&rs[i].th, NULL, race_begin, &rs[i]), 0);
+  }
+  for (size_t i = 0; i < RACERS; i++) {
+    ck_assert_int_eq(pthread_join(rs[i].th, NULL), 0);
+    news += rs[i].outcome == MG_KS_IDEM_NEW;
+    busy += rs[i].outcome == MG_KS_IDEM_IN_PROGRESS;
+  }
+  ck_assert_int_eq(news, 1);
+  ck_assert_int_eq(busy, RACERS - 1);
+}
+END_TEST
+
 /* ------------------------------------------------------------ main */
 
 int main(void) {
@@ -952,6 +1091,8 @@ int main(void) {
   tcase_add_test(tc, test_idem_arguments);
   tcase_add_test(tc, test_idem_large_sealed);
   tcase_add_test(tc, test_idem_finish_in_txn);
+  tcase_add_loop_test(tc, test_tamper, 0, 4);
+  tcase_add_test(tc, test_idem_race);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
