@@ -46,7 +46,7 @@ if [ $rc -ne 0 ]; then
   exit 1
 fi
 
-exec "$py" - "$tmp/routes" "$srcdir/docs/api.md" "$srcdir/docs/openapi.yaml" <<'PY'
+"$py" - "$tmp/routes" "$srcdir/docs/api.md" "$srcdir/docs/openapi.yaml" <<'PY'
 import re
 import sys
 
@@ -286,3 +286,4 @@ print("openapi_check.sh: %d routes, %d checks passed, %d failed"
       % (len(daemon), checks, len(fails)))
 sys.exit(1 if fails else 0)
 PY
+exit $?
