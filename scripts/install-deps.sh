@@ -11,6 +11,9 @@ if [ "${MLSGATE_NO_TEST_TOOLS:-0}" != 1 ]; then
   # signed checkpoints against Go's golang.org/x/mod/sumdb (offline, from
   # Debian's packages): the only independent consistency-proof verifier.
   pkgs="$pkgs golang-go golang-golang-x-mod-dev python3"
+  # tests/http.sh and tests/http_abuse.sh drive the HTTP/2 server with curl,
+  # nghttp and h2load (nghttp2-client), and make certificates with openssl.
+  pkgs="$pkgs curl nghttp2-client openssl"
   # tests/openapi_check.sh reads docs/openapi.yaml with PyYAML.
   pkgs="$pkgs python3-yaml"
   # tests/interop.sh runs ts-mls on Node.js (>= 20.19, tests/interop/README.md).

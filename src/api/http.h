@@ -95,6 +95,15 @@ typedef struct mg_http_server_options {
   uint32_t idle_timeout_ms;    /* no frame received (default 60 s) */
   uint32_t header_timeout_ms;  /* headers+body of one request (default 10 s) */
   uint32_t shutdown_grace_ms;  /* in-flight requests on stop (default 10 s) */
+  /* Response bytes submitted but not yet taken by the peer (flow control,
+   * or a peer that does not read).  Past max_conn_output on a connection,
+   * its next complete requests wait until it reads (default 4 MiB); past
+   * max_total_output over all connections, new requests get 503
+   * overloaded (default 256 MiB).  Responses of handlers already running
+   * come on top: a connection holds at most about max_conn_output plus
+   * max_streams responses. */
+  size_t max_conn_output;
+  size_t max_total_output;
 
   mg_http_handler_fn handler;
   mg_http_done_fn done;

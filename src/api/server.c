@@ -123,6 +123,10 @@ struct api_stream {
   bool responded;      /* a response was submitted */
   bool early;          /* ... before the request was complete */
   bool unsent;         /* counted in c->num_unsent */
+  bool rst_sent;
+  bool parked;         /* complete, waiting for the connection's output */
+  size_t held;         /* response bytes not yet taken by nghttp2 */
+  size_t discarded;    /* request DATA ignored after an early response */
 
   /* The response being sent. */
   mg_http_response resp;
@@ -152,6 +156,8 @@ struct api_conn {
   /* Streams whose response is not yet all handed to the socket buffer
    * (a handler runs, or END_STREAM not yet sent). */
   size_t num_unsent;
+  size_t held;        /* response bytes not yet taken by nghttp2 */
+  size_t num_parked;  /* complete requests waiting for |held| to drop */
 };
 
 struct mg_http_server {
@@ -170,6 +176,7 @@ struct mg_http_server {
   uint64_t deadline_ns;
   uint64_t jobs_outstanding; /* created, completion not yet processed */
   uint64_t last_accept_err_ns;
+  size_t held; /* response bytes not yet taken by nghttp2, all connections */
 
   uint8_t rnd[512];
   size_t rnd_off;
@@ -225,6 +232,8 @@ void mg_http_server_options_default(mg_http_server_options *o) {
   o->idle_timeout_ms = 60000;
   o->header_timeout_ms = 10000;
   o->shutdown_grace_ms = 10000;
+  o->max_conn_output = 4 * 1024 * 1024;
+  o->max_total_output = 256 * 1024 * 1024;
 }
 
 /* ----------------------------------------------------------- problems */
@@ -426,6 +435,22 @@ static void *worker_main(void *arg) {
 /* --------------------------------------------------- connection output */
 
 static void conn_close(api_conn *c, const char *why);
+static void stream_dispatch(api_stream *st);
+
+/* conn_unpark dispatches the requests parked while the connection held
+ * max_conn_output bytes of responses, as far as it holds less now. */
+static void conn_unpark(api_conn *c) {
+  for (api_stream *st = c->streams, *next; st != NULL && c->num_parked > 0;
+       st = next) {
+    next = st->next;
+    if (c->held >= c->s->o.max_conn_output) {
+      break;
+    }
+    if (st->parked) {
+      stream_dispatch(st);
+    }
+  }
+}
 
 /* conn_update_events registers what the connection waits for. */
 static void conn_update_events(api_conn *c) {
@@ -500,12 +525,9 @@ static int conn_flush(api_conn *c) {
   return 0;
 }
 
-/* conn_produce moves nghttp2's output into the buffer, up to WBUF_HIGH,
- * and flushes.  Returns -1 if the connection died. */
-static int conn_produce(api_conn *c) {
-  if (c->dead || c->h2 == NULL) {
-    return c->dead ? -1 : 0;
-  }
+/* conn_pump moves nghttp2's output into the buffer, up to WBUF_HIGH, and
+ * flushes, while the socket takes it.  Returns -1 if the connection died. */
+static int conn_pump(api_conn *c) {
   for (;;) {
     while (c->wlen - c->woff < WBUF_HIGH) {
       const uint8_t *data;
@@ -553,6 +575,26 @@ static int conn_produce(api_conn *c) {
       break;
     }
   }
+  return 0;
+}
+
+/* conn_produce pumps output, dispatches parked requests once the
+ * connection holds less than max_conn_output, and registers what the
+ * connection waits for; it closes a session that is over.  Returns -1 if
+ * the connection died. */
+static int conn_produce(api_conn *c) {
+  if (c->dead || c->h2 == NULL) {
+    return c->dead ? -1 : 0;
+  }
+  if (conn_pump(c) < 0) {
+    return -1;
+  }
+  if (c->num_parked > 0 && c->held < c->s->o.max_conn_output) {
+    conn_unpark(c);
+    if (conn_pump(c) < 0) {
+      return -1;
+    }
+  }
   c->paused = c->woff < c->wlen;
   if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
       c->woff == c->wlen) {
@@ -585,6 +627,9 @@ static ssize_t resp_read(nghttp2_session *h2, int32_t id, uint8_t *buf,
     memcpy(buf, st->resp.body + st->resp_off, n);
   }
   st->resp_off += n;
+  st->held -= n;
+  st->c->held -= n;
+  st->c->s->held -= n;
   if (st->resp_off == st->resp.body_len) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
   }
@@ -673,6 +718,11 @@ static void stream_respond(api_stream *st, mg_http_response *resp,
   prd.read_callback = resp_read;
   int rv = nghttp2_submit_response(c->h2, st->id, nva, n,
                                    st->resp.body_len > 0 ? &prd : NULL);
+  if (rv == 0) {
+    st->held = st->resp.body_len;
+    c->held += st->held;
+    s->held += st->held;
+  }
   if (rv == 0 && !st->unsent) {
     st->unsent = true;
     c->num_unsent++;
@@ -793,9 +843,26 @@ static void stream_dispatch(api_stream *st) {
     stream_problem(st, 400, "bad_request", "Missing :method or :path", NULL);
     return;
   }
+  api_conn *c = st->c;
+  if (c->held >= s->o.max_conn_output) {
+    /* The peer does not take its responses: its next requests wait
+     * (conn_unpark) instead of adding to what it holds. */
+    if (!st->parked) {
+      st->parked = true;
+      c->num_parked++;
+    }
+    return;
+  }
+  if (st->parked) {
+    st->parked = false;
+    c->num_parked--;
+  }
   pthread_mutex_lock(&s->mu);
   bool full = s->inflight >= s->o.max_queued;
   pthread_mutex_unlock(&s->mu);
+  if (!full && s->held >= s->o.max_total_output) {
+    full = true; /* slow readers hold too much memory already */
+  }
   if (full) {
     stat_inc(&s->st.requests_rejected_overload);
     stream_problem(st, 503, "overloaded", "Too many requests in progress",
@@ -956,7 +1023,19 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
   api_conn *c = ud;
   mg_http_server *s = c->s;
   api_stream *st = nghttp2_session_get_stream_user_data(h2, id);
-  if (st == NULL || st->responded || st->job != NULL) {
+  if (st == NULL || st->job != NULL) {
+    return 0;
+  }
+  if (st->responded) {
+    /* Answered early (413, 431): the rest of the body is read and dropped,
+     * so that clients that finish their upload before reading (curl) see
+     * the answer; past another max_body, once the answer is out, the
+     * stream is reset. */
+    st->discarded += len;
+    if (st->discarded > s->o.max_body && !st->unsent && !st->rst_sent) {
+      st->rst_sent = true;
+      nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
     return 0;
   }
   if (len > s->o.max_body - st->body_len || st->body_len > s->o.max_body) {
@@ -1050,10 +1129,10 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f,
     return 0;
   }
   stream_unsent_done(st);
-  if (st->early && !nghttp2_session_get_stream_remote_close(h2, st->id)) {
-    /* Answered before the request ended (413, 431): RFC 9113 §8.1 lets
-     * the server end the stream with NO_ERROR; the rest is not wanted. */
-    nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+  if (st->early && st->discarded > c->s->o.max_body && !st->rst_sent &&
+      !nghttp2_session_get_stream_remote_close(h2, st->id)) {
+    st->rst_sent = true;
+    nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
   }
   return 0;
 }
@@ -1080,6 +1159,13 @@ static void stream_unlink(api_stream *st) {
     st->job = NULL;
   }
   stream_unsent_done(st);
+  c->held -= st->held;
+  c->s->held -= st->held;
+  st->held = 0;
+  if (st->parked) {
+    st->parked = false;
+    c->num_parked--;
+  }
 }
 
 static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code,
@@ -1433,10 +1519,12 @@ static void check_timeouts(mg_http_server *s) {
       if (st->job != NULL) {
         busy = true;
       }
-      if (!st->responded && st->job == NULL && t - st->begin_ns > hdr) {
-        /* Headers or body still incomplete. */
+      if (st->job == NULL && !st->rst_sent && t - st->begin_ns > hdr &&
+          !nghttp2_session_get_stream_remote_close(c->h2, st->id)) {
+        /* Headers or body still incomplete (answered early or not). */
         nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, st->id,
                                   NGHTTP2_CANCEL);
+        st->rst_sent = true;
         st->responded = true; /* no later dispatch */
         mg_log(MG_LOG_DEBUG, "request_timeout", "peer", c->peer,
                "request_id", st->request_id, (char *)NULL);
@@ -1620,6 +1708,7 @@ int mg_http_server_new(mg_http_server **out, const mg_http_server_options *o) {
   MG_ENSURE(o->max_body > 0 && o->max_header_bytes > 0 && o->max_headers > 0 &&
                 o->max_streams > 0 && o->max_connections > 0 &&
                 o->workers > 0 && o->max_queued > 0 &&
+                o->max_conn_output > 0 && o->max_total_output > 0 &&
                 o->max_header_bytes <= UINT32_MAX,
             MG_ERR_INVALID_ARG);
   mg_http_server *s = calloc(1, sizeof *s);
@@ -1725,6 +1814,12 @@ static void begin_shutdown(mg_http_server *s) {
                           nghttp2_session_get_last_proc_stream_id(c->h2),
                           NGHTTP2_NO_ERROR, NULL, 0);
     c->goaway = true;
+    /* Parked requests never started: 503 shutting_down. */
+    for (api_stream *st = c->streams; st != NULL; st = st->next) {
+      if (st->parked) {
+        stream_dispatch(st);
+      }
+    }
     conn_produce(c);
   }
 }
