@@ -111,7 +111,9 @@ static void *committer_main(void *arg) {
   pthread_mutex_lock(&c->mu);
   for (;;) {
     while (c->head == NULL && !c->stop) {
+      c->idle = 1;
       pthread_cond_wait(&c->work_cv, &c->mu);
+      c->idle = 0;
     }
     if (c->head == NULL) {
       break; /* stopping, and every queued job ran */
@@ -141,8 +143,8 @@ static void *committer_main(void *arg) {
       first_done = j->next;
       j->next = NULL;
       j->done = 1;
+      pthread_cond_signal(&j->cv);
     }
-    pthread_cond_broadcast(&c->done_cv);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -158,9 +160,7 @@ int sess_committer_start(sess_committer *c, mg_keystore *ks,
   MG_ENSURE(c->batch != NULL, MG_ERR_NOMEM);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->work_cv, NULL);
-  pthread_cond_init(&c->done_cv, NULL);
   if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
-    pthread_cond_destroy(&c->done_cv);
     pthread_cond_destroy(&c->work_cv);
     pthread_mutex_destroy(&c->mu);
     free(c->batch);
@@ -180,7 +180,6 @@ void sess_committer_stop(sess_committer *c) {
   pthread_cond_signal(&c->work_cv);
   pthread_mutex_unlock(&c->mu);
   (void)pthread_join(c->thread, NULL);
-  pthread_cond_destroy(&c->done_cv);
   pthread_cond_destroy(&c->work_cv);
   pthread_mutex_destroy(&c->mu);
   free(c->batch);
@@ -194,9 +193,11 @@ int sess_run(sess_committer *c, sess_job_fn fn, void *arg) {
   memset(&j, 0, sizeof(j));
   j.fn = fn;
   j.arg = arg;
+  pthread_cond_init(&j.cv, NULL);
   pthread_mutex_lock(&c->mu);
   if (c->stop) {
     pthread_mutex_unlock(&c->mu);
+    pthread_cond_destroy(&j.cv);
     return MG_ERR_STATE;
   }
   if (c->tail != NULL) {
@@ -205,11 +206,15 @@ int sess_run(sess_committer *c, sess_job_fn fn, void *arg) {
     c->head = &j;
   }
   c->tail = &j;
-  pthread_cond_signal(&c->work_cv);
+  if (c->idle) {
+    /* Else the thread is running a batch and looks at the queue next. */
+    pthread_cond_signal(&c->work_cv);
+  }
   while (!j.done) {
-    pthread_cond_wait(&c->done_cv, &c->mu);
+    pthread_cond_wait(&j.cv, &c->mu);
   }
   pthread_mutex_unlock(&c->mu);
+  pthread_cond_destroy(&j.cv);
   return j.rc;
 }
 

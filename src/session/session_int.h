@@ -27,6 +27,7 @@ typedef struct sess_job {
   void *arg;
   int rc;   /* the job's result once |done| */
   int done; /* under the committer's lock */
+  pthread_cond_t cv; /* signalled when |done| (one waiter: no herd) */
   struct sess_job *next;
 } sess_job;
 
@@ -37,9 +38,9 @@ typedef struct sess_committer {
   int started;
   pthread_mutex_t mu;
   pthread_cond_t work_cv; /* jobs queued or stop */
-  pthread_cond_t done_cv; /* a batch finished */
   sess_job *head, *tail;
   int stop;
+  int idle; /* the thread waits on work_cv: a new job must signal it */
   sess_job **batch; /* batch_max slots, the committer's own */
   /* Counters (under |mu|). */
   uint64_t txns, txn_ops, txn_ns_total;
