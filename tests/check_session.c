@@ -627,6 +627,7 @@ START_TEST(test_join) {
     audit_list *l = audit_since(from);
     ck_assert_uint_eq(l->n, 1);
     ck_assert_str_eq(l->action[0], "conversation.join");
+    ck_assert_str_eq(l->object[0], "");
     ck_assert_str_eq(l->result[0], mg_err_name(MG_ERR_NOT_FOUND));
     free(l);
     /* Another identity has no such KeyPackage either. */
@@ -748,6 +749,11 @@ START_TEST(test_errors_change_nothing) {
                      MG_ERR_WIRE_FORMAT);
     assert_failure_audited(&from, "conversation.open", "conv-n",
                            MG_ERR_WIRE_FORMAT);
+    /* A random id that was never stored is not named. */
+    ck_assert_int_eq(mg_session_open_conversation(sess, &CTX, "nobody", kp,
+                                                  kp_len, NULL, &o),
+                     MG_ERR_NOT_FOUND);
+    assert_failure_audited(&from, "conversation.open", "", MG_ERR_NOT_FOUND);
     free(kp);
     device_cleanup(&d3);
   }

@@ -696,7 +696,9 @@ int mg_session_open_conversation(mg_session *s, const mg_ks_ctx *ctx,
   }
   if (rc < 0) {
     mg_conv_opened_cleanup(out);
-    audit_failure(s, ctx, "conversation.open", id,
+    /* A random id that was never stored names nothing: the entry names
+     * the caller's id, if any. */
+    audit_failure(s, ctx, "conversation.open", conv_id,
                   have_key_id ? key_id : NULL, rc);
   }
   count_op(s, OP_OPEN, rc);
@@ -833,7 +835,8 @@ int mg_session_join(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   rc = 0;
 out:
   if (rc < 0) {
-    audit_failure(s, ctx, "conversation.join", id,
+    /* The random id was never stored: the entry names none. */
+    audit_failure(s, ctx, "conversation.join", NULL,
                   a.have_key_id ? a.key_id : NULL, rc);
   }
   join_arg_reset(&a);

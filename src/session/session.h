@@ -4,7 +4,8 @@
  * write transaction of the keystore (new group state by epoch
  * compare-and-swap, consumed KeyPackage, audit entry: all or nothing).
  *
- * Concurrency: operations on one conversation are serialized (a lock per
+ * Concurrency: every function may be called from any number of threads
+ * at once.  Operations on one conversation are serialized (a lock per
  * conversation); different conversations proceed in parallel.  Hot groups
  * are cached in memory; the cache changes only after the transaction that
  * made the change committed (a failed operation drops nothing it should
@@ -109,8 +110,11 @@ void mg_conv_opened_cleanup(mg_conv_opened *o);
  * returned next to it.  Errors: MG_ERR_INVALID_ARG (bad identity or
  * conversation id), MG_ERR_NOT_FOUND (no such identity), MG_ERR_EXISTS
  * (the conversation id is taken), decode errors and MLS rejections of the
- * KeyPackage (MG_ERR_KEY_PACKAGE, MG_ERR_LIFETIME, MG_ERR_UNSUPPORTED when
- * its suite is not the identity's, ...), store errors. */
+ * KeyPackage (MG_ERR_WIRE_FORMAT when the MLSMessage is not a
+ * KeyPackage, MG_ERR_KEY_PACKAGE, MG_ERR_LIFETIME, MG_ERR_UNSUPPORTED when
+ * its suite is not the identity's, ...), store errors.  Audited as
+ * "conversation.open" (our key ID; a failure names |conv_id|, or nothing
+ * when it was NULL). */
 MG_MUST_USE int mg_session_open_conversation(mg_session *s,
                                              const mg_ks_ctx *ctx,
                                              const char *identity,
@@ -122,9 +126,12 @@ MG_MUST_USE int mg_session_open_conversation(mg_session *s,
  * |identity|'s stored KeyPackages, which it consumes (mg_ks_kp_take) in
  * the same transaction as the new state; |tree| (may be NULL) is the
  * ratchet tree when the Welcome has none.  The conversation id is random.
- * Errors: MG_ERR_NOT_FOUND (no such identity, or no KeyPackage of ours
- * in the Welcome), decode errors, MLS rejections (MG_ERR_WELCOME, ...),
- * store errors. */
+ * The join (mls_group_join), the take, the save and the audit entry
+ * ("conversation.join") are one transaction of their own.  Errors:
+ * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no such identity, or no KeyPackage
+ * of ours in the Welcome; nothing is consumed), MG_ERR_WIRE_FORMAT (not a
+ * Welcome), MG_ERR_UNSUPPORTED, decode errors, MLS rejections
+ * (MG_ERR_WELCOME, ...), store errors. */
 MG_MUST_USE int mg_session_join(mg_session *s, const mg_ks_ctx *ctx,
                                 const char *identity, const uint8_t *welcome,
                                 size_t welcome_len, const uint8_t *tree,
@@ -166,10 +173,16 @@ typedef struct mg_encrypted {
 void mg_encrypted_cleanup(mg_encrypted *e);
 
 /* mg_session_encrypt encrypts |pt| (with |aad| as authenticated_data) as
- * an application message of the conversation's current epoch.  Errors:
- * MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND, MG_ERR_STATE, MG_ERR_GENERATION,
- * store errors (then no message was returned and the generation is never
- * used again). */
+ * an application message of the conversation's current epoch, with the
+ * next generation of our lease (reserving a new block first when the
+ * current one is used up), and returns once its audit entry
+ * ("message.encrypt", the HMAC of |pt|, our signature key ID) is durable.
+ * The group state is not rewritten.  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_NOT_FOUND, MG_ERR_STATE (after a ReInit), MG_ERR_GENERATION (the
+ * epoch's generations are used up: commit an update), MG_ERR_CONFLICT
+ * (another writer's lease is in a newer epoch), MG_ERR_TAMPERED, store
+ * errors (then no message was returned and its generation is never used
+ * again). */
 MG_MUST_USE int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
                                    const char *conv_id, const uint8_t *pt,
                                    size_t pt_len, const uint8_t *aad,
@@ -188,8 +201,11 @@ void mg_decrypted_cleanup(mg_decrypted *d);
 
 /* mg_session_decrypt processes an MLSMessage from the device: an
  * application message (decrypted; its key deleted in the stored state),
- * a proposal (kept pending) or a commit (the new epoch is stored).  On
- * failure nothing is stored.  Errors: MG_ERR_NOT_FOUND, decode errors and
+ * a proposal (kept pending) or a commit (the new epoch is stored; a
+ * commit that removes us deletes the conversation, |removed|).  The state
+ * is saved with its audit entry ("message.decrypt", the plaintext's HMAC
+ * for an application message) in one transaction before the call
+ * returns.  On failure nothing is stored (the failure is audited).  Errors: MG_ERR_NOT_FOUND, decode errors and
  * every rejection of mls_group_process, store errors (MG_ERR_CONFLICT when
  * another writer moved the epoch). */
 MG_MUST_USE int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
