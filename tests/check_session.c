@@ -779,6 +779,142 @@ START_TEST(test_errors_change_nothing) {
 }
 END_TEST
 
+/* ------------------------------------------- proposals and removal */
+
+START_TEST(test_proposal_and_removal) {
+  device d;
+  mls_bytes m = {0};
+  mg_decrypted dec;
+  uint64_t a0;
+  make_identity("acme", 1);
+  device_init(&d, 1);
+  open_with("acme", "conv-p", &d);
+  /* The device proposes an Update; we keep it pending and our commit
+   * covers it. */
+  {
+    mls_proposal prop;
+    memset(&prop, 0, sizeof(prop));
+    prop.proposal_type = MLS_PROPOSAL_UPDATE;
+    ck_assert_int_eq(mls_group_propose(d.g, &prop, 0, T0, &m), 0);
+  }
+  ck_assert_int_eq(mg_session_decrypt(sess, &CTX, "conv-p", m.data, m.len, &dec),
+                   0);
+  ck_assert_uint_eq(dec.content_type, MLS_CONTENT_PROPOSAL);
+  ck_assert_uint_eq(dec.new_epoch, 1);
+  ck_assert_uint_eq(dec.plaintext.len, 0);
+  mg_decrypted_cleanup(&dec);
+  mls_bytes_cleanup(&m);
+  /* The pending proposal survives a reload (it is in the stored state). */
+  mg_session_free(sess);
+  new_session(MG_SESSION_DEFAULT_LEASE_BLOCK);
+  {
+    mg_committed cm;
+    ck_assert_int_eq(mg_session_commit_update(sess, &CTX, "conv-p", &cm), 0);
+    ck_assert_uint_eq(cm.epoch, 2);
+    ck_assert_int_eq(
+        device_process(&d, cm.commit.data, cm.commit.len, NULL, NULL), 0);
+    mg_committed_cleanup(&cm);
+  }
+  check_info("conv-p", &d);
+  send_to_device("conv-p", &d, "after the update");
+  /* The device removes us: the conversation is closed. */
+  a0 = audit_size();
+  {
+    mls_commit_params p;
+    mls_commit_result res;
+    uint32_t us = 0;
+    memset(&p, 0, sizeof(p));
+    p.removes = &us;
+    p.num_removes = 1;
+    p.now = T0;
+    ck_assert_int_eq(mls_group_commit(d.g, &p, &res), 0);
+    ck_assert_int_eq(mg_session_decrypt(sess, &CTX, "conv-p", res.commit.data,
+                                        res.commit.len, &dec),
+                     0);
+    ck_assert_uint_eq(dec.content_type, MLS_CONTENT_COMMIT);
+    ck_assert_int_eq(dec.removed, 1);
+    mg_decrypted_cleanup(&dec);
+    mls_commit_result_cleanup(&res);
+  }
+  {
+    mg_conv_info info;
+    snap_arg gone = snapshot("conv-p");
+    ck_assert_int_eq(gone.rc, MG_ERR_NOT_FOUND);
+    snap_free(&gone);
+    ck_assert_int_eq(mg_session_info(sess, "conv-p", &info), MG_ERR_NOT_FOUND);
+    audit_list *l = audit_since(a0);
+    ck_assert_uint_eq(audit_count(l, "message.decrypt", "ok"), 1);
+    ck_assert_uint_eq(audit_count(l, "group.delete", "ok"), 1);
+    free(l);
+  }
+  device_cleanup(&d);
+}
+END_TEST
+
+/* Two sessions over one store (two processes, say): their leases never
+ * overlap, and a stale cache loses the compare-and-swap, drops its state
+ * and reloads. */
+START_TEST(test_two_sessions) {
+  device d;
+  mg_session *other = NULL;
+  mg_encrypted e1, e2;
+  mls_bytes m = {0};
+  mg_decrypted dec;
+  uint32_t g1 = 0, g2 = 0;
+  make_identity("acme", 1);
+  device_init(&d, 1);
+  open_with("acme", "conv-2", &d);
+  ck_assert_int_eq(mg_session_new(&other, ks, NULL), 0);
+  ck_assert_int_eq(mg_session_encrypt(sess, &CTX, "conv-2",
+                                      (const uint8_t *)"a", 1, NULL, 0, &e1),
+                   0);
+  ck_assert_int_eq(mg_session_encrypt(other, &CTX, "conv-2",
+                                      (const uint8_t *)"b", 1, NULL, 0, &e2),
+                   0);
+  ck_assert_uint_eq(e1.generation, 0);
+  ck_assert_uint_eq(e2.generation, MG_SESSION_DEFAULT_LEASE_BLOCK);
+  ck_assert_int_eq(
+      device_process(&d, e1.message.data, e1.message.len, NULL, &g1), 0);
+  ck_assert_int_eq(
+      device_process(&d, e2.message.data, e2.message.len, NULL, &g2), 0);
+  mg_encrypted_cleanup(&e1);
+  mg_encrypted_cleanup(&e2);
+  /* The device sends in epoch 1; |sess| commits (epoch 2); |other| still
+   * caches epoch 1: it decrypts, loses the compare-and-swap, keeps
+   * nothing. */
+  ck_assert_int_eq(mls_group_protect(d.g, (const uint8_t *)"late", 4, NULL, 0,
+                                     0, &m, NULL),
+                   0);
+  {
+    mg_committed cm;
+    ck_assert_int_eq(mg_session_commit_update(sess, &CTX, "conv-2", &cm), 0);
+    ck_assert_int_eq(mg_session_decrypt(other, &CTX, "conv-2", m.data, m.len,
+                                        &dec),
+                     MG_ERR_CONFLICT);
+    ck_assert_int_eq(
+        device_process(&d, cm.commit.data, cm.commit.len, NULL, NULL), 0);
+    mg_committed_cleanup(&cm);
+  }
+  {
+    mg_conv_info info;
+    ck_assert_int_eq(mg_session_info(other, "conv-2", &info), 0);
+    ck_assert_uint_eq(info.epoch, 2); /* reloaded */
+    mg_conv_info_cleanup(&info);
+  }
+  /* The late message of epoch 1 still decrypts (a retained past epoch),
+   * in the session whose cache was right. */
+  ck_assert_int_eq(mg_session_decrypt(sess, &CTX, "conv-2", m.data, m.len,
+                                      &dec),
+                   0);
+  ck_assert_uint_eq(dec.epoch, 1);
+  ck_assert_uint_eq(dec.new_epoch, 2);
+  mg_decrypted_cleanup(&dec);
+  mls_bytes_cleanup(&m);
+  mg_session_free(other);
+  device_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ reload */
 
 START_TEST(test_reload_skips_lease) {
@@ -1032,6 +1168,8 @@ int main(void) {
   tcase_add_loop_test(tc, test_lifecycle, 0, n);
   tcase_add_loop_test(tc, test_join, 0, n);
   tcase_add_loop_test(tc, test_errors_change_nothing, 0, quick() ? 1 : n);
+  tcase_add_test(tc, test_proposal_and_removal);
+  tcase_add_test(tc, test_two_sessions);
   tcase_add_test(tc, test_reload_skips_lease);
   tcase_add_test(tc, test_concurrent_encrypt);
   tcase_add_test(tc, test_small_cache);
