@@ -69,6 +69,7 @@ struct mg_session {
   size_t num_buckets;
   size_t count;
   sess_conv *lru_head, *lru_tail;
+  /* Counters: atomic (__atomic builtins), not under s->mu. */
   uint64_t ops[6], op_errors[6];
   uint64_t lease_writes, cache_hits, cache_misses;
 };
@@ -81,6 +82,10 @@ void mg_session_options_default(mg_session_options *o) {
   o->lease_block = MG_SESSION_DEFAULT_LEASE_BLOCK;
   o->cache_max = 4096;
   o->batch_max = 256;
+}
+
+static void counter_add(uint64_t *c) {
+  (void)__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
 }
 
 static uint32_t hash_id(const char *id) {
@@ -337,15 +342,9 @@ static int conv_acquire(mg_session *s, const char *id, int load,
         return rc;
       }
     }
-    pthread_mutex_lock(&s->mu);
     if (load) {
-      if (hit) {
-        s->cache_hits++;
-      } else {
-        s->cache_misses++;
-      }
+      counter_add(hit ? &s->cache_hits : &s->cache_misses);
     }
-    pthread_mutex_unlock(&s->mu);
     *out = c;
     return 0;
   }
@@ -415,12 +414,10 @@ void mg_session_free(mg_session *s) {
 /* ---------------------------------------------------------- counters */
 
 static void count_op(mg_session *s, int op, int rc) {
-  pthread_mutex_lock(&s->mu);
-  s->ops[op]++;
+  counter_add(&s->ops[op]);
   if (rc < 0) {
-    s->op_errors[op]++;
+    counter_add(&s->op_errors[op]);
   }
-  pthread_mutex_unlock(&s->mu);
 }
 
 void mg_session_get_stats(mg_session *s, mg_session_stats *out) {
@@ -432,13 +429,15 @@ void mg_session_get_stats(mg_session *s, mg_session_stats *out) {
     return;
   }
   sess_committer_stats(&s->com, out);
+  for (size_t i = 0; i < 6; i++) {
+    out->ops[i] = __atomic_load_n(&s->ops[i], __ATOMIC_RELAXED);
+    out->op_errors[i] = __atomic_load_n(&s->op_errors[i], __ATOMIC_RELAXED);
+  }
+  out->lease_writes = __atomic_load_n(&s->lease_writes, __ATOMIC_RELAXED);
+  out->cache_hits = __atomic_load_n(&s->cache_hits, __ATOMIC_RELAXED);
+  out->cache_misses = __atomic_load_n(&s->cache_misses, __ATOMIC_RELAXED);
   pthread_mutex_lock(&s->mu);
-  memcpy(out->ops, s->ops, sizeof(out->ops));
-  memcpy(out->op_errors, s->op_errors, sizeof(out->op_errors));
-  out->lease_writes = s->lease_writes;
   out->cache_size = s->count;
-  out->cache_hits = s->cache_hits;
-  out->cache_misses = s->cache_misses;
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -948,9 +947,7 @@ static int take_generation(mg_session *s, sess_conv *c) {
   la.epoch = mls_group_epoch(c->g);
   la.count = s->opt.lease_block;
   MG_GUARD(sess_run(&s->com, lease_fn, &la));
-  pthread_mutex_lock(&s->mu);
-  s->lease_writes++;
-  pthread_mutex_unlock(&s->mu);
+  counter_add(&s->lease_writes);
   /* From here on [first, first + count) is ours; the ratchet jumps to
    * its start past anything a previous run may have used. */
   MG_GUARD(mls_group_advance_sending(c->g, la.first));
