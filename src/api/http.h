@@ -104,6 +104,10 @@ typedef struct mg_http_server_options {
    * max_streams responses. */
   size_t max_conn_output;
   size_t max_total_output;
+  /* Request body bytes being received or held by queued and running
+   * handlers, all connections (default 256 MiB): a body that would pass
+   * it gets 503 overloaded. */
+  size_t max_total_body;
 
   mg_http_handler_fn handler;
   mg_http_done_fn done;

@@ -96,6 +96,7 @@ struct api_job {
   uint8_t *body;         /* malloc'd, or NULL for an empty body */
   char *path;            /* ":path" copy, split at '?' */
   char *subject;         /* client certificate subject copy, or NULL */
+  size_t body_counted;   /* in the server's |body_bytes| */
   char peer[64];
 };
 
@@ -118,6 +119,7 @@ struct api_stream {
   int64_t content_length; /* -1: none */
   uint8_t *body;
   size_t body_len, body_cap;
+  size_t body_counted;   /* in the server's |body_bytes| */
 
   api_job *job;        /* its handler's job, while it runs */
   bool responded;      /* a response was submitted */
@@ -177,6 +179,7 @@ struct mg_http_server {
   uint64_t jobs_outstanding; /* created, completion not yet processed */
   uint64_t last_accept_err_ns;
   size_t held; /* response bytes not yet taken by nghttp2, all connections */
+  size_t body_bytes; /* request bodies received or in handlers */
 
   uint8_t rnd[512];
   size_t rnd_off;
@@ -234,6 +237,7 @@ void mg_http_server_options_default(mg_http_server_options *o) {
   o->shutdown_grace_ms = 10000;
   o->max_conn_output = 4 * 1024 * 1024;
   o->max_total_output = 256 * 1024 * 1024;
+  o->max_total_body = 256 * 1024 * 1024;
 }
 
 /* ----------------------------------------------------------- problems */
@@ -389,6 +393,12 @@ static void job_free(api_job *j) {
   free(j->subject);
   free(j->resp.body);
   free(j);
+}
+
+/* job_release frees a job on the I/O thread, giving back its body bytes. */
+static void job_release(mg_http_server *s, api_job *j) {
+  s->body_bytes -= j->body_counted;
+  job_free(j);
 }
 
 static void *worker_main(void *arg) {
@@ -789,6 +799,8 @@ static api_job *job_from_stream(api_stream *st) {
   st->hbuf_len = st->hbuf_cap = 0;
   j->body = st->body;
   st->body = NULL;
+  j->body_counted = st->body_counted;
+  st->body_counted = 0;
   j->req.body = j->body != NULL ? j->body : (const uint8_t *)"";
   j->req.body_len = st->body_len;
   st->body_len = st->body_cap = 0;
@@ -811,7 +823,7 @@ static api_job *job_from_stream(api_stream *st) {
   }
   j->path = strdup(path);
   if (j->path == NULL) {
-    job_free(j);
+    job_release(c->s, j);
     return NULL;
   }
   char *q = strchr(j->path, '?');
@@ -918,7 +930,7 @@ static void process_completions(mg_http_server *s) {
       stream_respond(st, &j->resp, &j->req);
       conn_produce(st->c);
     }
-    job_free(j);
+    job_release(s, j);
     j = next;
   }
 }
@@ -1038,11 +1050,23 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
     }
     return 0;
   }
-  if (len > s->o.max_body - st->body_len || st->body_len > s->o.max_body) {
+  if (len > s->o.max_body - st->body_len ||
+      len > s->o.max_total_body - s->body_bytes) {
+    bool too_large = len > s->o.max_body - st->body_len;
     free(st->body);
     st->body = NULL;
     st->body_len = st->body_cap = 0;
-    stream_problem(st, 413, "body_too_large", "Request body too large", NULL);
+    s->body_bytes -= st->body_counted;
+    st->body_counted = 0;
+    if (too_large) {
+      stream_problem(st, 413, "body_too_large", "Request body too large",
+                     NULL);
+    } else {
+      /* Bodies buffered over all connections are at their cap. */
+      stat_inc(&s->st.requests_rejected_overload);
+      stream_problem(st, 503, "overloaded", "Too many request bodies buffered",
+                     "1");
+    }
     return 0;
   }
   if (st->body_len + len > st->body_cap) {
@@ -1062,6 +1086,8 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
   }
   memcpy(st->body + st->body_len, data, len);
   st->body_len += len;
+  st->body_counted += len;
+  s->body_bytes += len;
   return 0;
 }
 
@@ -1162,6 +1188,8 @@ static void stream_unlink(api_stream *st) {
   c->held -= st->held;
   c->s->held -= st->held;
   st->held = 0;
+  c->s->body_bytes -= st->body_counted;
+  st->body_counted = 0;
   if (st->parked) {
     st->parked = false;
     c->num_parked--;
@@ -1709,6 +1737,7 @@ int mg_http_server_new(mg_http_server **out, const mg_http_server_options *o) {
                 o->max_streams > 0 && o->max_connections > 0 &&
                 o->workers > 0 && o->max_queued > 0 &&
                 o->max_conn_output > 0 && o->max_total_output > 0 &&
+                o->max_total_body > 0 &&
                 o->max_header_bytes <= UINT32_MAX,
             MG_ERR_INVALID_ARG);
   mg_http_server *s = calloc(1, sizeof *s);
