@@ -350,6 +350,28 @@ static int conv_acquire(mg_session *s, const char *id, int load,
   }
 }
 
+/* cache_adopt puts the committed state |*g| of a conversation just
+ * created into the cache (taking it: *g becomes NULL), so that its first
+ * operation need not load it.  Best effort: on any failure the state is
+ * left to the caller and the conversation loads from the store later. */
+static void cache_adopt(mg_session *s, const char *id, mls_group **g,
+                        const char *identity, uint64_t created_at) {
+  sess_conv *c = NULL;
+  uint8_t key_id[MG_KS_KEY_ID_LEN];
+  if (self_key_id(*g, key_id) < 0 || conv_acquire(s, id, 0, &c) < 0) {
+    return;
+  }
+  if (c->g == NULL) {
+    c->g = *g;
+    *g = NULL;
+    memcpy(c->identity, identity, strlen(identity) + 1);
+    c->created_at = created_at;
+    memcpy(c->key_id, key_id, sizeof(key_id));
+    c->have_lease = 0;
+  }
+  conv_unlock(s, c);
+}
+
 /* --------------------------------------------------------- lifecycle */
 
 int mg_session_new(mg_session **out, mg_keystore *ks,
@@ -654,6 +676,7 @@ static int open_conv(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   out->ratchet_tree = res.ratchet_tree;
   memset(&res.welcome, 0, sizeof(res.welcome));
   memset(&res.ratchet_tree, 0, sizeof(res.ratchet_tree));
+  cache_adopt(s, id, &res.next, identity, ctx->now);
   rc = 0;
 out:
   mg_free_secret(rec, rec_len);
@@ -831,6 +854,7 @@ int mg_session_join(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   memcpy(out->conversation_id, id, strlen(id) + 1);
   out->cipher_suite = a.suite->id;
   out->epoch = mls_group_epoch(a.g);
+  cache_adopt(s, id, &a.g, identity, ctx->now);
   rc = 0;
 out:
   if (rc < 0) {
