@@ -55,11 +55,11 @@
  *      it ("finished in"), p50/p99 from its per-request log; every status
  *      must be 2xx.
  *
- * Per HTTP run it also prints the daemon's CPU time per request
- * (/proc/PID/stat), the load generator's (getrusage), and the deltas of the
- * daemon's metrics per request (mlsgate_store_txns_total,
- * mlsgate_lease_writes_total, mlsgate_audit_entries): how many durable
- * transactions a message costs.
+ * Per HTTP run it also prints, per request: the daemon's CPU time (all
+ * threads, /proc/PID/stat) and context switches (/proc/PID/task/ * /status),
+ * the load generator's CPU time (getrusage), and the deltas of the
+ * daemon's metrics (mlsgate_store_txns_total, mlsgate_lease_writes_total,
+ * mlsgate_audit_entries): how many durable transactions a message costs.
  *
  * The table: each figure's value, its ratio to the in-process rate of the
  * same operation (protect for encrypt, unprotect for decrypt), its ratio
@@ -71,8 +71,8 @@
  * Options: --quick (100 conversations, 1.5 s runs), --conversations N,
  * --time S, --max-requests N, --streams A,B,C, --no-h2load, --workers N
  * (mlsgated --workers), --perf PREFIX (perf record -g of the daemon during
- * the last encrypt and decrypt runs of our client: PREFIX.encrypt.data,
- * PREFIX.decrypt.data), --keep (keep the temporary directory),
+ * the last encrypt and decrypt runs of our client, DWARF call graphs at
+ * 499 Hz: PREFIX.encrypt.data, PREFIX.decrypt.data), --keep (keep the temporary directory),
  * --mlsgated PATH, --mlsgatectl PATH (default: the build directory's).
  * Exit status: 0 when every request succeeded whatever the figures, 1 if
  * a request, a check or the setup failed, 2 for a usage error.
@@ -83,6 +83,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -374,6 +375,39 @@ static double proc_cpu(pid_t pid) {
   }
   free(s);
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* proc_ctxsw returns the context switches (voluntary and not) of every
+ * thread of process |pid| so far. */
+static double proc_ctxsw(pid_t pid) {
+  char path[64];
+  double sum = 0.0;
+  snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (d == NULL) {
+    return 0.0;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    char sp[400];
+    snprintf(sp, sizeof(sp), "%s/%s/status", path, e->d_name);
+    char *st = read_file(sp, NULL);
+    for (const char *p = st; p != NULL && *p != '\0';) {
+      unsigned long v = 0;
+      if (sscanf(p, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+          sscanf(p, "nonvoluntary_ctxt_switches: %lu", &v) == 1) {
+        sum += (double)v;
+      }
+      const char *nl = strchr(p, '\n');
+      p = nl ? nl + 1 : NULL;
+    }
+    free(st);
+  }
+  closedir(d);
+  return sum;
 }
 
 static double self_cpu(int who) {
@@ -804,13 +838,14 @@ static double metric(const char *txt, const char *name) {
 }
 
 typedef struct msnap {
-  double txns, leases, audit, cpu;
+  double txns, leases, audit, cpu, ctxsw;
 } msnap;
 
 static void snap(const daemon_env *de, msnap *m) {
   char *txt = NULL;
   memset(m, 0, sizeof(*m));
   m->cpu = proc_cpu(de->pid);
+  m->ctxsw = proc_ctxsw(de->pid);
   if (http_one(de, 1, "/metrics", NULL, &txt) == 200 && txt != NULL) {
     m->txns = metric(txt, "mlsgate_store_txns_total");
     m->leases = metric(txt, "mlsgate_lease_writes_total");
@@ -1179,7 +1214,7 @@ typedef struct fig {
   double rate, p50, p99; /* req/s, ms */
   long n, errors;
   double dcpu_us, ccpu_us; /* daemon / client CPU per request */
-  double txns, leases, audit; /* per request */
+  double txns, leases, audit, ctxsw; /* per request */
   int valid;
 } fig;
 
@@ -1190,11 +1225,11 @@ static void fig_lat(fig *f, double *lat_ms, size_t n) {
 }
 
 static void fig_print(const fig *f) {
-  printf("  %-26s n %7ld  %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  "
-         "errors %ld | daemon %5.0f us/req, client %4.0f us/req | txns "
-         "%.4f, leases %.4f, audit %.3f /req\n",
+  printf("  %-22s n %7ld %7.0f req/s  p50 %7.3f ms  p99 %7.3f ms  "
+         "errors %ld | daemon %4.0f us CPU, %4.1f ctx sw; client %3.0f us | "
+         "txns %.3f, leases %.4f, audit %.2f\n",
          f->name, f->n, f->rate, f->p50, f->p99, f->errors, f->dcpu_us,
-         f->ccpu_us, f->txns, f->leases, f->audit);
+         f->ctxsw, f->ccpu_us, f->txns, f->leases, f->audit);
   fflush(stdout);
 }
 
@@ -1207,6 +1242,7 @@ static void fig_deltas(fig *f, const msnap *a, const msnap *b, double c0,
   f->txns = (b->txns - a->txns) / n;
   f->leases = (b->leases - a->leases) / n;
   f->audit = (b->audit - a->audit) / n;
+  f->ctxsw = (b->ctxsw - a->ctxsw) / n;
 }
 
 static pid_t perf_start(const world *w, const opts *o, const char *what) {
@@ -1216,9 +1252,13 @@ static pid_t perf_start(const world *w, const opts *o, const char *what) {
   char *file = xprintf("%s.%s.data", o->perf, what);
   char pid[32];
   snprintf(pid, sizeof(pid), "%d", (int)w->de.pid);
-  char *argv[] = {xstrdup("perf"), xstrdup("record"), xstrdup("-g"),
-                  xstrdup("-q"),   xstrdup("-o"),     file,
-                  xstrdup("-p"),   xstrdup(pid),      NULL};
+  /* DWARF unwinding: the libraries have no frame pointers */
+  char *argv[] = {xstrdup("perf"),  xstrdup("record"),
+                  xstrdup("-F"),    xstrdup("499"),
+                  xstrdup("--call-graph"), xstrdup("dwarf,16384"),
+                  xstrdup("-q"),    xstrdup("-o"),
+                  file,             xstrdup("-p"),
+                  xstrdup(pid),     NULL};
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   pid_t p = spawn(argv, devnull, devnull);
   if (devnull >= 0) {
