@@ -59,7 +59,8 @@
  * threads, /proc/PID/stat) and context switches (/proc/PID/task/ * /status),
  * the load generator's CPU time (getrusage), and the deltas of the
  * daemon's metrics (mlsgate_store_txns_total, mlsgate_lease_writes_total,
- * mlsgate_audit_entries): how many durable transactions a message costs.
+ * mlsgate_audit_entries): how many durable transactions a message costs,
+ * and their mean duration (mlsgate_store_txn_duration_seconds).
  *
  * The table: each figure's value, its ratio to the in-process rate of the
  * same operation (protect for encrypt, unprotect for decrypt), its ratio
@@ -838,7 +839,7 @@ static double metric(const char *txt, const char *name) {
 }
 
 typedef struct msnap {
-  double txns, leases, audit, cpu, ctxsw;
+  double txns, leases, audit, cpu, ctxsw, txn_sum, txn_cnt;
 } msnap;
 
 static void snap(const daemon_env *de, msnap *m) {
@@ -850,6 +851,8 @@ static void snap(const daemon_env *de, msnap *m) {
     m->txns = metric(txt, "mlsgate_store_txns_total");
     m->leases = metric(txt, "mlsgate_lease_writes_total");
     m->audit = metric(txt, "mlsgate_audit_entries");
+    m->txn_sum = metric(txt, "mlsgate_store_txn_duration_seconds_sum");
+    m->txn_cnt = metric(txt, "mlsgate_store_txn_duration_seconds_count");
   }
   free(txt);
 }
@@ -1215,6 +1218,7 @@ typedef struct fig {
   long n, errors;
   double dcpu_us, ccpu_us; /* daemon / client CPU per request */
   double txns, leases, audit, ctxsw; /* per request */
+  double txn_ms; /* mean store transaction (group commit) time */
   int valid;
 } fig;
 
@@ -1227,9 +1231,9 @@ static void fig_lat(fig *f, double *lat_ms, size_t n) {
 static void fig_print(const fig *f) {
   printf("  %-22s n %7ld %7.0f req/s  p50 %7.3f ms  p99 %7.3f ms  "
          "errors %ld | daemon %4.0f us CPU, %4.1f ctx sw; client %3.0f us | "
-         "txns %.3f, leases %.4f, audit %.2f\n",
+         "txns %.3f (%.3f ms), leases %.4f, audit %.2f\n",
          f->name, f->n, f->rate, f->p50, f->p99, f->errors, f->dcpu_us,
-         f->ctxsw, f->ccpu_us, f->txns, f->leases, f->audit);
+         f->ctxsw, f->ccpu_us, f->txns, f->txn_ms, f->leases, f->audit);
   fflush(stdout);
 }
 
@@ -1243,6 +1247,9 @@ static void fig_deltas(fig *f, const msnap *a, const msnap *b, double c0,
   f->leases = (b->leases - a->leases) / n;
   f->audit = (b->audit - a->audit) / n;
   f->ctxsw = (b->ctxsw - a->ctxsw) / n;
+  f->txn_ms = b->txn_cnt > a->txn_cnt
+                  ? (b->txn_sum - a->txn_sum) / (b->txn_cnt - a->txn_cnt) * 1e3
+                  : 0.0;
 }
 
 static pid_t perf_start(const world *w, const opts *o, const char *what) {
