@@ -17,6 +17,12 @@
  *                generations), the protect and the audit entry committed
  *                before the call returns, batched by the group commit;
  *                ops/s, p50 and p99 latency, operations per transaction;
+ *   decrypt T    mg_session_decrypt of the devices' 1 KiB application
+ *                messages (made beforehand, DEV_MSGS per conversation;
+ *                thread t owns conversations t, t + T, ... so each is
+ *                decrypted in order): the engine's process, the new state
+ *                (the consumed key deleted) saved by compare-and-swap with
+ *                its audit entry before the call returns;
  *   fsync/msg    the naive durable design, one thread: per message one
  *                mg_ks_transact holding mls_group_protect and an audit
  *                entry (mg_ks_audit_append, content HMAC'd): one fsync
@@ -49,7 +55,9 @@
 #include "keystore/kv.h"
 #include "mls/constants.h"
 #include "mls/group.h"
+#include "crypto/hpke.h"
 #include "mls/keypackage.h"
+#include "mls/msg_framing.h"
 #include "session/session.h"
 
 #define T_NOW ((uint64_t)1800000000)
@@ -80,10 +88,21 @@ static void die(const char *what, int rc) {
   exit(1);
 }
 
-/* A device KeyPackage as an MLSMessage. */
-static int device_kp(uint8_t **msg, size_t *len) {
+/* The device of each conversation: its group (joined from our Welcome)
+ * and the messages it sent for the decrypt figures. */
+typedef struct device {
   mls_key_package kp;
   mls_key_package_priv priv;
+  mls_group *g;
+  mls_bytes *msgs;
+  int num_msgs, next_msg;
+} device;
+
+static device *devs;
+#define DEV_MSGS 80 /* messages per conversation for the decrypt figures */
+
+/* A device KeyPackage as an MLSMessage (its keys kept in |d|). */
+static int device_kp(device *d, uint8_t **msg, size_t *len) {
   mls_key_package_params p;
   mls_bytes enc = {0};
   memset(&p, 0, sizeof(p));
@@ -91,12 +110,10 @@ static int device_kp(uint8_t **msg, size_t *len) {
   p.identity = (const uint8_t *)"device";
   p.identity_len = 6;
   p.now = T_NOW - 10;
-  int rc = mls_key_package_generate(&kp, &priv, &enc, NULL, 0, NULL, &p);
+  int rc = mls_key_package_generate(&d->kp, &d->priv, &enc, NULL, 0, NULL, &p);
   if (rc < 0) {
     return rc;
   }
-  mls_key_package_cleanup(&kp);
-  mls_key_package_priv_cleanup(&priv);
   *len = enc.len + 4;
   *msg = malloc(*len);
   if (*msg == NULL) {
@@ -110,6 +127,42 @@ static int device_kp(uint8_t **msg, size_t *len) {
   memcpy(*msg + 4, enc.data, enc.len);
   mls_bytes_cleanup(&enc);
   return 0;
+}
+
+static int device_join(device *d, const mg_conv_opened *o) {
+  mls_message wm;
+  mls_join_params jp;
+  const mls_suite *suite = mls_suite_by_id(1);
+  memset(&wm, 0, sizeof(wm));
+  int rc = mls_message_decode_bytes(o->welcome.data, o->welcome.len, &wm);
+  if (rc < 0) {
+    return rc;
+  }
+  memset(&jp, 0, sizeof(jp));
+  jp.welcome = &wm.welcome;
+  jp.key_package = &d->kp;
+  jp.init_priv = mg_hpke_key_priv(&d->priv.init_key);
+  jp.init_priv_len = suite->kem->priv_len;
+  jp.enc_priv = mg_hpke_key_priv(&d->priv.encryption_key);
+  jp.enc_priv_len = suite->kem->priv_len;
+  jp.sig_priv = d->priv.sig_priv;
+  jp.sig_priv_len = d->priv.sig_priv_len;
+  jp.ratchet_tree = o->ratchet_tree.data;
+  jp.ratchet_tree_len = o->ratchet_tree.len;
+  jp.now = T_NOW;
+  rc = mls_group_join(&d->g, suite, &jp);
+  mls_message_cleanup(&wm);
+  return rc;
+}
+
+static void device_cleanup(device *d) {
+  mls_key_package_cleanup(&d->kp);
+  mls_key_package_priv_cleanup(&d->priv);
+  mls_group_free(d->g);
+  for (int i = 0; i < d->num_msgs; i++) {
+    mls_bytes_cleanup(&d->msgs[i]);
+  }
+  free(d->msgs);
 }
 
 static void conv_name(char *out, size_t cap, int i) {
@@ -132,13 +185,26 @@ static void *open_main(void *p) {
     mg_conv_opened o;
     mg_encrypted e;
     conv_name(conv, sizeof(conv), i);
-    a->rc = device_kp(&kp, &kp_len);
+    a->rc = device_kp(&devs[i], &kp, &kp_len);
     if (a->rc == 0) {
       a->rc = mg_session_open_conversation(sess, &CTX, "bench", kp, kp_len,
                                            conv, &o);
+      if (a->rc == 0) {
+        a->rc = device_join(&devs[i], &o);
+      }
       mg_conv_opened_cleanup(&o);
     }
     free(kp);
+    /* The device's messages for the decrypt figures. */
+    devs[i].msgs = calloc(DEV_MSGS, sizeof(mls_bytes));
+    if (a->rc == 0 && devs[i].msgs == NULL) {
+      a->rc = MG_ERR_NOMEM;
+    }
+    for (int k = 0; a->rc == 0 && k < DEV_MSGS; k++) {
+      a->rc = mls_group_protect(devs[i].g, payload, PAYLOAD, NULL, 0, 0,
+                                &devs[i].msgs[k], NULL);
+      devs[i].num_msgs += a->rc == 0;
+    }
     if (a->rc == 0) {
       a->rc = mg_session_encrypt(sess, &CTX, conv, payload, PAYLOAD, NULL, 0,
                                  &e);
@@ -148,10 +214,27 @@ static void *open_main(void *p) {
   return NULL;
 }
 
+typedef struct state_arg {
+  uint8_t *state;
+  size_t len;
+} state_arg;
+
+static int state_fn(mg_ks_txn *txn, void *p) {
+  state_arg *a = p;
+  uint64_t epoch = 0;
+  char conv[32];
+  conv_name(conv, sizeof(conv), 0);
+  mg_free_secret(a->state, a->len);
+  a->state = NULL;
+  a->len = 0;
+  return mg_ks_group_load(txn, conv, &epoch, &a->state, &a->len);
+}
+
 /* ------------------------------------------------------------ encrypt */
 
 typedef struct enc_arg {
   int t, nthreads;
+  int decrypt; /* decrypt the devices' messages instead */
   double stop_at;
   uint64_t ops;
   double *lat; /* seconds per call */
@@ -161,16 +244,33 @@ typedef struct enc_arg {
 
 static void *enc_main(void *p) {
   enc_arg *a = p;
+  /* Thread t owns conversations t, t + T, t + 2T, ... (a device's
+   * messages are decrypted in order). */
   int i = a->t % num_convs;
   while (bench_now_sec() < a->stop_at) {
     char conv[32];
-    mg_encrypted e;
+    int rc;
+    double t0, dt;
     conv_name(conv, sizeof(conv), i);
-    double t0 = bench_now_sec();
-    int rc = mg_session_encrypt(sess, &CTX, conv, payload, PAYLOAD, NULL, 0,
-                                &e);
-    double dt = bench_now_sec() - t0;
-    mg_encrypted_cleanup(&e);
+    if (a->decrypt) {
+      mg_decrypted d;
+      device *dv = &devs[i];
+      if (dv->next_msg == dv->num_msgs) {
+        break; /* out of messages: the figure ends for this thread */
+      }
+      const mls_bytes *m = &dv->msgs[dv->next_msg++];
+      t0 = bench_now_sec();
+      rc = mg_session_decrypt(sess, &CTX, conv, m->data, m->len, &d);
+      dt = bench_now_sec() - t0;
+      mg_decrypted_cleanup(&d);
+    } else {
+      mg_encrypted e;
+      t0 = bench_now_sec();
+      rc = mg_session_encrypt(sess, &CTX, conv, payload, PAYLOAD, NULL, 0,
+                              &e);
+      dt = bench_now_sec() - t0;
+      mg_encrypted_cleanup(&e);
+    }
     if (rc < 0) {
       a->rc = rc;
       return NULL;
@@ -187,7 +287,10 @@ static void *enc_main(void *p) {
       a->cap_lat = cap;
     }
     a->lat[a->num_lat++] = dt;
-    i = (i + a->nthreads) % num_convs;
+    i += a->nthreads;
+    if (i >= num_convs) {
+      i = a->t % num_convs;
+    }
   }
   return NULL;
 }
@@ -201,7 +304,7 @@ typedef struct enc_result {
   double rate, p50_ms, p99_ms, ops_per_txn, txn_ms, busy;
 } enc_result;
 
-static enc_result run_encrypt(int nthreads) {
+static enc_result run_encrypt(int nthreads, int decrypt) {
   enc_result res;
   pthread_t *th = calloc((size_t)nthreads, sizeof(pthread_t));
   enc_arg *args = calloc((size_t)nthreads, sizeof(enc_arg));
@@ -215,6 +318,7 @@ static enc_result run_encrypt(int nthreads) {
   for (int t = 0; t < nthreads; t++) {
     args[t].t = t;
     args[t].nthreads = nthreads;
+    args[t].decrypt = decrypt;
     args[t].stop_at = t0 + seconds;
     if (pthread_create(&th[t], NULL, enc_main, &args[t]) != 0) {
       die("pthread_create", MG_ERR_INTERNAL);
@@ -225,7 +329,7 @@ static enc_result run_encrypt(int nthreads) {
   for (int t = 0; t < nthreads; t++) {
     (void)pthread_join(th[t], NULL);
     if (args[t].rc < 0) {
-      die("encrypt", args[t].rc);
+      die(decrypt ? "decrypt" : "encrypt", args[t].rc);
     }
     ops += args[t].ops;
     nl += args[t].num_lat;
@@ -361,7 +465,7 @@ static double run_protect(void) {
 int main(int argc, char **argv) {
   const char *tmp = getenv("TMPDIR");
   int threads[] = {1, 16, 128};
-  enc_result er[3];
+  enc_result er[3], dr[3];
   int rc;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
@@ -414,7 +518,11 @@ int main(int argc, char **argv) {
       die("setup", rc);
     }
   }
-  /* Open and warm the conversations, 16 at a time. */
+  devs = calloc((size_t)num_convs, sizeof(device));
+  if (devs == NULL) {
+    die("calloc", MG_ERR_NOMEM);
+  }
+  /* Open and warm the conversations, 16 at a time; their devices join. */
   {
     double t0 = bench_now_sec();
     pthread_t th[16];
@@ -435,10 +543,18 @@ int main(int argc, char **argv) {
     }
     printf("bench/session: %d conversations opened and warmed in %.1f s\n",
            num_convs, bench_now_sec() - t0);
+    state_arg sa;
+    memset(&sa, 0, sizeof(sa));
+    if (mg_ks_view(ks, state_fn, &sa) == 0) {
+      printf("bench/session: a conversation's stored group state: %zu "
+             "bytes\n",
+             sa.len);
+    }
+    mg_free_secret(sa.state, sa.len);
   }
 
   if (only > 0) {
-    enc_result e = run_encrypt(only);
+    enc_result e = run_encrypt(only, 0);
     printf("mg_session_encrypt T=%d: %.0f ops/s, p50 %.2f ms, p99 %.2f ms, "
            "%.1f ops/txn, %.2f ms/txn, committer in a transaction %.0f%% of "
            "the time\n",
@@ -452,7 +568,10 @@ int main(int argc, char **argv) {
   }
   double protect = run_protect();
   for (int i = 0; i < 3; i++) {
-    er[i] = run_encrypt(threads[i]);
+    er[i] = run_encrypt(threads[i], 0);
+  }
+  for (int i = 0; i < 3; i++) {
+    dr[i] = run_encrypt(threads[i], 1);
   }
   double naive = run_naive();
 
@@ -471,6 +590,13 @@ int main(int argc, char **argv) {
            er[i].p50_ms, er[i].p99_ms, er[i].ops_per_txn,
            er[i].rate / protect, er[i].rate / naive);
   }
+  for (int i = 0; i < 3; i++) {
+    char name[64];
+    snprintf(name, sizeof(name), "mg_session_decrypt T=%d", threads[i]);
+    printf("%-28s %12.0f %9.2f %9.2f %9.1f %11.3f %11.1f\n", name, dr[i].rate,
+           dr[i].p50_ms, dr[i].p99_ms, dr[i].ops_per_txn,
+           dr[i].rate / protect, dr[i].rate / naive);
+  }
   printf("%-28s %12.0f %9s %9s %9s %11.3f %11.1f\n",
          "fsync per message (T=1)", naive, "-", "-", "1.0", naive / protect,
          1.0);
@@ -478,6 +604,10 @@ int main(int argc, char **argv) {
   mg_session_free(sess);
   mls_group_free(solo);
   mg_ks_close(ks);
+  for (int i = 0; i < num_convs; i++) {
+    device_cleanup(&devs[i]);
+  }
+  free(devs);
   (void)nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }

@@ -11,6 +11,9 @@
  * MG_ERR_UNKNOWN_OUTCOME, MG_ERR_STORE) is every job's result: the batch
  * may or may not be durable, so it is not run again.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* pthread_setname_np */
+#endif
 #include "config.h"
 
 #include <errno.h>
@@ -108,6 +111,8 @@ static void run_batch(sess_committer *c, sess_job **jobs, size_t n) {
 
 static void *committer_main(void *arg) {
   sess_committer *c = arg;
+  /* For top -H, perf and debuggers; failure is harmless. */
+  (void)pthread_setname_np(pthread_self(), "mg-commit");
   pthread_mutex_lock(&c->mu);
   for (;;) {
     while (c->head == NULL && !c->stop) {
