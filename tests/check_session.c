@@ -532,7 +532,7 @@ START_TEST(test_lifecycle) {
     mg_session_stats st;
     mg_session_get_stats(sess, &st);
     ck_assert_uint_eq(st.ops[0], 1);
-    ck_assert_uint_eq(st.ops[2], 6);
+    ck_assert_uint_eq(st.ops[2], 5);
     ck_assert_uint_eq(st.op_errors[2], 1);
     ck_assert_uint_ge(st.txns, 1);
     ck_assert_uint_ge(st.txn_ops, st.txns);

@@ -436,10 +436,7 @@ void mg_session_free(mg_session *s) {
 /* ---------------------------------------------------------- counters */
 
 static void count_op(mg_session *s, int op, int rc) {
-  counter_add(&s->ops[op]);
-  if (rc < 0) {
-    counter_add(&s->op_errors[op]);
-  }
+  counter_add(rc < 0 ? &s->op_errors[op] : &s->ops[op]);
 }
 
 void mg_session_get_stats(mg_session *s, mg_session_stats *out) {

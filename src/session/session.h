@@ -237,8 +237,9 @@ MG_MUST_USE int mg_session_close(mg_session *s, const mg_ks_ctx *ctx,
 
 /* Counters for /metrics. */
 typedef struct mg_session_stats {
-  uint64_t ops[6];           /* open, join, encrypt, decrypt, commit, close */
-  uint64_t op_errors[6];
+  /* By operation: open, join, encrypt, decrypt, commit, close. */
+  uint64_t ops[6];       /* that succeeded */
+  uint64_t op_errors[6]; /* that failed */
   uint64_t txns;             /* group-commit transactions */
   uint64_t txn_ops;          /* operations they carried */
   uint64_t txn_ns_total;     /* time spent in them */
