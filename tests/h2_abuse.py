@@ -6,6 +6,9 @@ HPACK header blocks of literals without indexing and plain strings (RFC
 7541 §6.2.2).  Attacks, each while a well-behaved client keeps asking for a
 normal path:
 
+  timeouts        a request body that never comes, a silent connection and
+                  one with a zero window (only given the server's
+                  --header-timeout-ms and --idle-timeout-ms)
   rapid_reset     thousands of HEADERS + RST_STREAM pairs (CVE-2023-44487)
   continuation    HEADERS without END_HEADERS, then endless CONTINUATION
                   frames (large ones, then empty ones; CVE-2024-27316 family)
@@ -371,12 +374,14 @@ def attack_rapid_reset(t):
     total = int(10000 * t.args.scale)
     sent = conns = 0
     goaways = {}
-    while sent < total:
+    t0 = time.monotonic()
+    while sent < total or time.monotonic() - t0 < t.args.min_seconds:
         c = t.conn()
         conns += 1
         sid = 1
         try:
-            while sent < total and not c.closed:
+            while not c.closed and (sent < total or
+                                    time.monotonic() - t0 < t.args.min_seconds):
                 batch = b""
                 for _ in range(100):
                     batch += frame(HEADERS, END_HEADERS | END_STREAM, sid,
@@ -662,14 +667,87 @@ def attack_ping_flood(t):
         sent, n, outcome), True
 
 
+def attack_timeouts(t):
+    """Slowloris and idle peers (only with --header-timeout-ms and
+    --idle-timeout-ms): a request whose body never comes must be reset
+    (RST_STREAM) within the header timeout (+1.5 s); a connection that sent
+    nothing since, and one that never read its /big response (zero
+    window), must be closed within the idle timeout (+1.5 s)."""
+    hdr = t.args.header_timeout_ms / 1000.0
+    idle = t.args.idle_timeout_ms / 1000.0
+    notes = []
+    ok = True
+    slow = t.conn()
+    slow.send(frame(HEADERS, END_HEADERS, 1, request_block(
+        b"POST", t.args.echo_path.encode(), t.authority,
+        [(b"content-length", b"100")])))
+    stuck = t.conn(settings=[(S_INITIAL_WINDOW_SIZE, 0)])
+    stuck.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block(
+        b"GET", t.args.big_path.encode(), t.authority)))
+    # Read (and acknowledge) what the server sends first, up to the
+    # response's HEADERS: from then on, the zero-window peer is silent.
+    t_stuck = time.monotonic()
+    while not stuck.closed and time.monotonic() - t_stuck < 2:
+        f = stuck.read_frame(0.5)
+        t_stuck = time.monotonic()
+        if f is None or (f[0] == HEADERS and f[2] == 1):
+            break
+    t0 = time.monotonic()
+    status, _ = response(slow, 1, hdr + 1.5)
+    dt = time.monotonic() - t0
+    notes.append("body never sent: %s after %.1fs" % (status, dt))
+    if not status.startswith("rst:") or dt > hdr + 1.5:
+        ok = False
+    # The silent connection's last frame was the server's RST_STREAM.
+    limits = {"silent": hdr + idle + 1.5,
+              "zero-window": idle + 1.5 - (t0 - t_stuck)}
+    closed_at = {}
+    conns = {"silent": slow, "zero-window": stuck}
+    while len(closed_at) < 2 and time.monotonic() - t0 < hdr + idle + 3:
+        for name, c in conns.items():
+            if name not in closed_at:
+                c.read_frame(0.1)
+                if c.closed:
+                    closed_at[name] = time.monotonic() - t0
+    for name, c in conns.items():
+        if name in closed_at:
+            notes.append("%s connection closed after %.1fs" %
+                         (name, closed_at[name]))
+            ok = ok and closed_at[name] <= limits[name]
+        else:
+            notes.append("%s connection still open" % name)
+            ok = False
+        c.close()
+    return "; ".join(notes), ok
+
+
+def repeated(fn):
+    """Runs an attack again and again for at least --min-seconds, so that
+    the probes run while it goes on; the first round's note is kept."""
+    def run(t):
+        t0 = time.monotonic()
+        note, ok = fn(t)
+        rounds = 1
+        while time.monotonic() - t0 < t.args.min_seconds:
+            _, ok2 = fn(t)
+            ok = ok and ok2
+            rounds += 1
+        if rounds > 1:
+            note += " (x%d rounds)" % rounds
+        return note, ok
+    run.__doc__ = fn.__doc__
+    return run
+
+
 ATTACKS = [
     ("rapid_reset", attack_rapid_reset),
-    ("continuation", attack_continuation),
-    ("big_headers", attack_big_headers),
+    ("continuation", repeated(attack_continuation)),
+    ("big_headers", repeated(attack_big_headers)),
     ("slow_client", attack_slow_client),
-    ("huge_body", attack_huge_body),
-    ("settings_flood", attack_settings_flood),
-    ("ping_flood", attack_ping_flood),
+    ("huge_body", repeated(attack_huge_body)),
+    ("settings_flood", repeated(attack_settings_flood)),
+    ("ping_flood", repeated(attack_ping_flood)),
+    ("timeouts", attack_timeouts),
 ]
 
 
@@ -687,11 +765,17 @@ def main():
     ap.add_argument("--probe-timeout", type=float, default=2.0)
     ap.add_argument("--hold", type=float, default=3.0,
                     help="seconds slow clients are held open")
+    ap.add_argument("--min-seconds", type=float, default=2.0,
+                    help="each attack goes on at least this long")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiplies the attack volumes")
     ap.add_argument("--no-expect-431", dest="expect_431",
                     action="store_false",
                     help="accept a reset instead of 431 for big headers")
+    ap.add_argument("--header-timeout-ms", type=int,
+                    help="the server's header timeout (enables 'timeouts')")
+    ap.add_argument("--idle-timeout-ms", type=int,
+                    help="the server's idle timeout (enables 'timeouts')")
     ap.add_argument("--only", help="comma-separated attacks to run")
     args = ap.parse_args()
     t = Target(args)
@@ -709,6 +793,9 @@ def main():
     failed = 0
     for name, fn in ATTACKS:
         if only is not None and name not in only:
+            continue
+        if name == "timeouts" and (args.header_timeout_ms is None or
+                                   args.idle_timeout_ms is None):
             continue
         prober = Prober(t, args.pid)
         prober.start()

@@ -38,7 +38,8 @@ done
 [ -n "$addr" ] || { echo "http_abuse.sh: server did not start: $(cat "$tmp/err")"; exit 1; }
 
 python3 "$srcdir/tests/h2_abuse.py" "$addr" --pid "$spid" --ok-path /health \
-  --big-path /big --echo-path /echo --max-body 1048576
+  --big-path /big --echo-path /echo --max-body 1048576 \
+  --header-timeout-ms 3000 --idle-timeout-ms 4000
 rc=$?
 
 kill -TERM "$spid"
