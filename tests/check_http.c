@@ -20,7 +20,9 @@
  *    max_body; 503 overloaded with retry-after past max_queued; a stream
  *    reset and a connection closed while their handler runs (the
  *    completions find nothing and are freed); 503 once request bodies
- *    buffered reach max_total_body; a graceful stop while a
+ *    buffered reach max_total_body; max_connections; requests of a peer
+ *    that does not read wait once its connection holds max_conn_output
+ *    (and get 503 shutting_down on stop); a graceful stop while a
  *    handler runs (its response still arrives, run() returns 0) and the
  *    stats counters.
  * The shell tests (tests/http.sh, tests/http_abuse.sh) drive the same
@@ -373,7 +375,15 @@ static int tc_on_close(nghttp2_session *h2, int32_t id, uint32_t code,
   return 0;
 }
 
+static void tc_connect_settings(tclient *c, const srv *v,
+                                const nghttp2_settings_entry *iv, size_t n);
+
 static void tc_connect(tclient *c, const srv *v) {
+  tc_connect_settings(c, v, NULL, 0);
+}
+
+static void tc_connect_settings(tclient *c, const srv *v,
+                                const nghttp2_settings_entry *iv, size_t n) {
   memset(c, 0, sizeof *c);
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   ck_assert_int_ge(c->fd, 0);
@@ -390,8 +400,7 @@ static void tc_connect(tclient *c, const srv *v) {
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, tc_on_close);
   ck_assert_int_eq(nghttp2_session_client_new(&c->h2, cbs, c), 0);
   nghttp2_session_callbacks_del(cbs);
-  ck_assert_int_eq(nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, NULL, 0),
-                   0);
+  ck_assert_int_eq(nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, n), 0);
 }
 
 static ssize_t tc_body_read(nghttp2_session *h2, int32_t id, uint8_t *buf,
@@ -697,6 +706,99 @@ START_TEST(test_body_budget) {
 }
 END_TEST
 
+/* Past max_connections a connection is accepted and closed at once. */
+START_TEST(test_max_connections) {
+  mg_http_server_options o;
+  mg_http_server_options_default(&o);
+  o.listen = "127.0.0.1:0";
+  o.workers = 1;
+  o.max_connections = 1;
+  srv v;
+  srv_start(&v, &o);
+  tclient c;
+  tc_connect(&c, &v);
+  int32_t h = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, h, 5000);
+  ck_assert_int_eq(tc_stream(&c, h)->status, 200);
+
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)v.port);
+  ck_assert_int_eq(inet_pton(AF_INET, v.host, &a.sin_addr), 1);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  ck_assert_int_eq(poll(&p, 1, 5000), 1);
+  char b;
+  ck_assert_int_le(recv(fd, &b, 1, 0), 0); /* closed (EOF or reset) */
+  close(fd);
+
+  mg_http_stats st;
+  mg_http_server_stats(v.s, &st);
+  ck_assert_uint_eq(st.connections_rejected, 1);
+  ck_assert_uint_eq(st.connections_open, 1);
+  h = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, h, 5000);
+  ck_assert_int_eq(tc_stream(&c, h)->status, 200);
+  tc_close(&c);
+  srv_stop(&v);
+}
+END_TEST
+
+/* A peer that does not take its responses (zero window): once the
+ * connection holds max_conn_output bytes, its next request waits, and runs
+ * when the peer reads. */
+START_TEST(test_slow_reader_parks) {
+  mg_http_server_options o;
+  mg_http_server_options_default(&o);
+  o.listen = "127.0.0.1:0";
+  o.workers = 2;
+  o.max_conn_output = 50; /* below one /hello response */
+  o.shutdown_grace_ms = 1000;
+  srv v;
+  srv_start(&v, &o);
+  tclient c;
+  nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
+  tc_connect_settings(&c, &v, &iv, 1);
+  int calls = atomic_load(&handler_calls);
+  int32_t r1 = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, 0, 300);
+  ck_assert_int_eq(tc_stream(&c, r1)->status, 200); /* HEADERS, no DATA */
+  ck_assert(!tc_stream(&c, r1)->closed);
+  int32_t r2 = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, 0, 300);
+  ck_assert_int_eq(tc_stream(&c, r2)->status, 0); /* parked */
+  ck_assert_int_eq(atomic_load(&handler_calls), calls + 1);
+  /* The peer reads r1: r2 runs, and is held in turn. */
+  ck_assert_int_eq(
+      nghttp2_submit_window_update(c.h2, NGHTTP2_FLAG_NONE, r1, 65535), 0);
+  tc_pump(&c, r1, 5000);
+  ck_assert_ptr_nonnull(strstr(tc_stream(&c, r1)->body, "hello GET"));
+  tc_pump(&c, 0, 300);
+  ck_assert_int_eq(tc_stream(&c, r2)->status, 200);
+  ck_assert_int_eq(atomic_load(&handler_calls), calls + 2);
+  ck_assert_int_eq(
+      nghttp2_submit_window_update(c.h2, NGHTTP2_FLAG_NONE, r2, 65535), 0);
+  tc_pump(&c, r2, 5000);
+  ck_assert_ptr_nonnull(strstr(tc_stream(&c, r2)->body, "hello GET"));
+  /* A parked request at stop is answered 503 shutting_down. */
+  int32_t r3 = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  int32_t r4 = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, 0, 300);
+  ck_assert_int_eq(tc_stream(&c, r3)->status + tc_stream(&c, r4)->status,
+                   200);
+  mg_http_server_stop(v.s);
+  tc_pump(&c, 0, 300);
+  ck_assert_int_eq(tc_stream(&c, r3)->status + tc_stream(&c, r4)->status,
+                   200 + 503);
+  pthread_join(v.th, NULL); /* r3/r4's held response: until the grace ends */
+  ck_assert_int_eq(v.rc, 0);
+  tc_close(&c);
+  mg_http_server_free(v.s);
+}
+END_TEST
+
 START_TEST(test_graceful_stop) {
   mg_http_server_options o;
   mg_http_server_options_default(&o);
@@ -737,6 +839,8 @@ int main(void) {
   tcase_add_test(tc, test_round_trip);
   tcase_add_test(tc, test_overload_and_resets);
   tcase_add_test(tc, test_body_budget);
+  tcase_add_test(tc, test_max_connections);
+  tcase_add_test(tc, test_slow_reader_parks);
   tcase_add_test(tc, test_graceful_stop);
   suite_add_tcase(s, tc);
 

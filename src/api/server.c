@@ -845,7 +845,12 @@ static api_job *job_from_stream(api_stream *st) {
 /* stream_dispatch hands a complete request to the workers, or answers it
  * right away (shutting down, overloaded). */
 static void stream_dispatch(api_stream *st) {
-  mg_http_server *s = st->c->s;
+  api_conn *c = st->c;
+  mg_http_server *s = c->s;
+  if (st->parked) {
+    st->parked = false;
+    c->num_parked--;
+  }
   if (s->stopping) {
     stream_problem(st, 503, "shutting_down", "The server is shutting down",
                    NULL);
@@ -855,19 +860,12 @@ static void stream_dispatch(api_stream *st) {
     stream_problem(st, 400, "bad_request", "Missing :method or :path", NULL);
     return;
   }
-  api_conn *c = st->c;
   if (c->held >= s->o.max_conn_output) {
     /* The peer does not take its responses: its next requests wait
      * (conn_unpark) instead of adding to what it holds. */
-    if (!st->parked) {
-      st->parked = true;
-      c->num_parked++;
-    }
+    st->parked = true;
+    c->num_parked++;
     return;
-  }
-  if (st->parked) {
-    st->parked = false;
-    c->num_parked--;
   }
   pthread_mutex_lock(&s->mu);
   bool full = s->inflight >= s->o.max_queued;
