@@ -39,7 +39,10 @@
  *      POST /v1/conversations/{alice's i}/encrypt {"plaintext": 1 KiB}
  *      round-robin over the conversations, for ~--time seconds each (at
  *      most --max-requests).  Every response must be 200; the messages are
- *      kept (conversation, generation, message).
+ *      kept (conversation, generation, message).  Each figure of 4, 5 and
+ *      6 is run --runs times (default 2), the runs of one kind interleaved
+ *      over the levels, and the fastest run counts (with its latencies);
+ *      an error in any run invalidates the figure.
  *   5. Decrypt, our client: the messages of 3 and 4, sorted by generation
  *      within each conversation and taken round-robin over the
  *      conversations, each POSTed exactly once to bob's matching
@@ -69,8 +72,8 @@
  * rate (PASS/FAIL).  The machine has 2 cores shared by the daemon, the
  * load generator and whatever else runs (the load average is printed).
  *
- * Options: --quick (100 conversations, 1.5 s runs), --conversations N,
- * --time S, --max-requests N, --streams A,B,C, --no-h2load, --workers N
+ * Options: --quick (100 conversations, one 1.5 s run of each figure),
+ * --conversations N, --time S, --runs N, --max-requests N, --streams A,B,C, --no-h2load, --workers N
  * (mlsgated --workers), --perf PREFIX (perf record -g of the daemon during
  * the last encrypt and decrypt runs of our client, DWARF call graphs at
  * 499 Hz: PREFIX.encrypt.data, PREFIX.decrypt.data), --keep (keep the temporary directory),
@@ -144,6 +147,7 @@ typedef struct opts {
   double base_time;  /* seconds per timed run of an in-process baseline */
   double fsync_time; /* seconds per fsync-per-message round */
   long max_requests; /* per HTTP run */
+  int runs;          /* runs of each HTTP figure, best kept */
   int levels[MAX_LEVELS];
   int num_levels;
   int h2load;
@@ -1252,6 +1256,20 @@ static void fig_deltas(fig *f, const msnap *a, const msnap *b, double c0,
                   : 0.0;
 }
 
+/* keep_best keeps in |best| the fastest of the runs of one figure (all of
+ * its fields), and the errors of every run: one error in any run makes
+ * the figure invalid. */
+static void keep_best(fig *best, const fig *cur, int first) {
+  long errors = (first ? 0 : best->errors) + cur->errors;
+  long n = (first ? 0 : best->n) + cur->n;
+  if (first || cur->rate > best->rate) {
+    *best = *cur;
+  }
+  best->errors = errors;
+  best->n = n;
+  best->valid = errors == 0;
+}
+
 static pid_t perf_start(const world *w, const opts *o, const char *what) {
   if (o->perf == NULL) {
     return -1;
@@ -1549,6 +1567,7 @@ static int h2load_run(world *w, int streams, long nreq, fig *f) {
            bodyf, uris, logf);
   }
   msnap a, b;
+  (void)unlink(logf); /* h2load does not truncate it */
   snap(&w->de, &a);
   double c0 = self_cpu(RUSAGE_CHILDREN);
   char *out = NULL;
@@ -1932,7 +1951,7 @@ static int parse_levels(const char *s, opts *o) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: bench/http [--quick] [--conversations N] [--time S] "
-          "[--max-requests N]\n"
+          "[--runs N] [--max-requests N]\n"
           "                  [--streams A,B,C] [--no-h2load] [--workers N] "
           "[--perf PREFIX] [--keep]\n"
           "                  [--mlsgated PATH] [--mlsgatectl PATH]\n"
@@ -1940,14 +1959,16 @@ static void usage(FILE *f) {
           "  --time S           seconds per HTTP run (default 6)\n"
           "  --max-requests N   requests per HTTP run at most (default "
           "200000)\n"
+          "  --runs N           runs of each HTTP figure, interleaved over "
+          "the levels, best kept (default 2)\n"
           "  --streams A,B,C    concurrent streams (default 1,16,128)\n"
           "  --no-h2load        only our client\n"
           "  --workers N        mlsgated --workers N\n"
           "  --perf PREFIX      perf record -g the daemon during the last "
           "encrypt and decrypt runs\n"
           "  --keep             keep the temporary directory\n"
-          "  --quick            100 conversations, 1.5 s runs, short "
-          "baselines\n");
+          "  --quick            100 conversations, 1.5 s runs, 1 run, "
+          "short baselines\n");
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
@@ -1957,6 +1978,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->base_time = 0.3;
   o->fsync_time = 2.0;
   o->max_requests = 200000;
+  o->runs = 2;
   o->h2load = 1;
   o->mlsgated = BENCH_BUILDDIR "/mlsgated";
   o->mlsgatectl = BENCH_BUILDDIR "/mlsgatectl";
@@ -1969,6 +1991,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->time = 1.5;
       o->base_time = 0.1;
       o->fsync_time = 0.5;
+      o->runs = 1;
     } else if (strcmp(a, "--no-h2load") == 0) {
       o->h2load = 0;
     } else if (strcmp(a, "--keep") == 0) {
@@ -1992,6 +2015,13 @@ static int parse_args(int argc, char **argv, opts *o) {
         fprintf(stderr, "bench/http: --time wants seconds in (0, 600]\n");
         return -1;
       }
+    } else if (strcmp(a, "--runs") == 0) {
+      long v = strtol(argv[++i], &end, 10);
+      if (*end != '\0' || v < 1 || v > 20) {
+        fprintf(stderr, "bench/http: --runs wants 1..20\n");
+        return -1;
+      }
+      o->runs = (int)v;
     } else if (strcmp(a, "--max-requests") == 0) {
       o->max_requests = strtol(argv[++i], &end, 10);
       if (*end != '\0' || o->max_requests < 1 ||
@@ -2075,9 +2105,9 @@ int main(int argc, char **argv) {
     char *la = read_file("/proc/loadavg", NULL);
     printf("bench/http: mlsgated over HTTP/2 (h2c, loopback) against the "
            "engine in process and one fsync per message, same run.\n"
-           "%d conversations, 1 KiB plaintexts, suite %d, runs of ~%.1f s "
-           "at streams",
-           o.conversations, SUITE, o.time);
+           "%d conversations, 1 KiB plaintexts, suite %d, best of %d "
+           "run%s of ~%.1f s at streams",
+           o.conversations, SUITE, o.runs, o.runs == 1 ? "" : "s", o.time);
     for (int i = 0; i < o.num_levels; i++) {
       printf("%s%d", i ? "," : " ", o.levels[i]);
     }
@@ -2145,20 +2175,24 @@ int main(int argc, char **argv) {
     fig_print(&warm);
   }
 
-  /* 4. encrypt, our client */
+  /* 4. encrypt, our client (runs interleaved over the levels, best kept) */
   printf("encrypt, our client (POST .../encrypt round-robin over %d "
          "conversations):\n",
          w.nconv);
-  for (int i = 0; i < o.num_levels; i++) {
-    fig *f = &figs[nf++];
-    f->op = 0;
-    f->streams = o.levels[i];
-    snprintf(f->name, sizeof(f->name), "encrypt h2 ours m=%d", o.levels[i]);
-    if (encrypt_run(&w, &o, o.levels[i], 0, f) != 0) {
-      goto done;
+  for (int r = 0; r < o.runs; r++) {
+    for (int i = 0; i < o.num_levels; i++) {
+      fig cur;
+      memset(&cur, 0, sizeof(cur));
+      snprintf(cur.name, sizeof(cur.name), "encrypt h2 ours m=%d",
+               o.levels[i]);
+      if (encrypt_run(&w, &o, o.levels[i], 0, &cur) != 0) {
+        goto done;
+      }
+      fig_print(&cur);
+      keep_best(&figs[i], &cur, r == 0);
     }
-    fig_print(f);
   }
+  nf = (size_t)o.num_levels;
 
   /* 5. decrypt, our client */
   decrypt_order(&w);
@@ -2175,39 +2209,47 @@ int main(int argc, char **argv) {
     }
     fig_print(&warm);
   }
-  for (int i = 0; i < o.num_levels; i++) {
-    fig *f = &figs[nf++];
-    f->op = 1;
-    f->streams = o.levels[i];
-    snprintf(f->name, sizeof(f->name), "decrypt h2 ours m=%d", o.levels[i]);
-    if (decrypt_run(&w, &o, o.levels[i], 0, f) != 0) {
-      goto done;
+  for (int r = 0; r < o.runs; r++) {
+    for (int i = 0; i < o.num_levels; i++) {
+      fig cur;
+      memset(&cur, 0, sizeof(cur));
+      cur.op = 1;
+      snprintf(cur.name, sizeof(cur.name), "decrypt h2 ours m=%d",
+               o.levels[i]);
+      if (decrypt_run(&w, &o, o.levels[i], 0, &cur) != 0) {
+        goto done;
+      }
+      fig_print(&cur);
+      keep_best(&figs[nf + (size_t)i], &cur, r == 0);
     }
-    fig_print(f);
   }
+  nf += (size_t)o.num_levels;
 
   /* 6. encrypt, h2load */
   if (o.h2load) {
     printf("encrypt, h2load (same URIs and body):\n");
-    for (int i = 0; i < o.num_levels; i++) {
-      fig *f = &figs[nf++];
-      const fig *ours = &figs[i];
-      f->op = 0;
-      f->h2load = 1;
-      f->streams = o.levels[i];
-      snprintf(f->name, sizeof(f->name), "encrypt h2load m=%d", o.levels[i]);
-      long n = (long)(ours->rate * o.time);
-      if (n < 200) {
-        n = 200;
+    for (int r = 0; r < o.runs; r++) {
+      for (int i = 0; i < o.num_levels; i++) {
+        fig cur;
+        memset(&cur, 0, sizeof(cur));
+        cur.h2load = 1;
+        snprintf(cur.name, sizeof(cur.name), "encrypt h2load m=%d",
+                 o.levels[i]);
+        long n = (long)(figs[i].rate * o.time);
+        if (n < 200) {
+          n = 200;
+        }
+        if (n > o.max_requests) {
+          n = o.max_requests;
+        }
+        if (h2load_run(&w, o.levels[i], n, &cur) != 0) {
+          goto done;
+        }
+        fig_print(&cur);
+        keep_best(&figs[nf + (size_t)i], &cur, r == 0);
       }
-      if (n > o.max_requests) {
-        n = o.max_requests;
-      }
-      if (h2load_run(&w, o.levels[i], n, f) != 0) {
-        goto done;
-      }
-      fig_print(f);
     }
+    nf += (size_t)o.num_levels;
   }
   {
     int st = daemon_stop(&w.de);
