@@ -17,7 +17,11 @@
  * that cycle: each must decrypt to its plaintext at its generation, and no
  * (conversation, epoch, generation) may appear twice over the whole run.
  * Every third cycle the parent also commits an update of one conversation
- * (the device follows), so that leases of new epochs are crashed too.
+ * (the device follows), so that leases of new epochs are crashed too, and
+ * before each cycle every device sends DEV_MSGS messages which the
+ * child's thread 0 decrypts in order between its encrypts (each decrypt
+ * stores the group state, our sending ratchet's position included, while
+ * the other threads lease and send).
  *
  * At least CYCLES cycles and MIN_ACKS acknowledged messages (stopping at
  * MAX_SECONDS once there were CYCLES cycles).  The seed is printed;
@@ -53,8 +57,8 @@
 #include "mls/msg_framing.h"
 #include "session/session.h"
 
-#define CYCLES 12
-#define MIN_ACKS 600
+#define CYCLES 20
+#define MIN_ACKS 2000
 #define MAX_SECONDS 25.0
 #define HARD_SECONDS 120.0
 #define NUM_CONV 3
@@ -75,6 +79,13 @@ typedef struct ack_rec {
   char text[32];
   uint8_t msg[MAX_MSG];
 } ack_rec;
+
+/* Messages each device sent before the cycle's fork, for the child's
+ * thread 0 to decrypt in order (its state saves race the other threads'
+ * leases and the kill). */
+#define DEV_MSGS 8
+static mls_bytes dev_msgs[NUM_CONV][DEV_MSGS];
+static char dev_text[NUM_CONV][DEV_MSGS][32];
 
 static char root[3800];
 static char store_dir[4000];
@@ -129,9 +140,33 @@ typedef struct child_arg {
   pthread_mutex_t *wmu;
 } child_arg;
 
+/* Thread 0 decrypts the next message of |conv|'s device, if any left. */
+static void child_decrypt(mg_session *s, uint32_t conv, int *next) {
+  mg_decrypted d;
+  char name[32];
+  if (next[conv] >= DEV_MSGS) {
+    return;
+  }
+  int i = next[conv]++;
+  conv_name(name, sizeof(name), conv);
+  int rc = mg_session_decrypt(s, &CTX, name, dev_msgs[conv][i].data,
+                              dev_msgs[conv][i].len, &d);
+  if (rc < 0 || d.content_type != MLS_CONTENT_APPLICATION ||
+      d.plaintext.len != strlen(dev_text[conv][i]) ||
+      memcmp(d.plaintext.data, dev_text[conv][i], d.plaintext.len) != 0) {
+    fprintf(stderr, "session_crash child: decrypt: %s\n", mg_err_name(rc));
+    _exit(6);
+  }
+  mg_decrypted_cleanup(&d);
+}
+
 static void *child_thread(void *p) {
   child_arg *a = p;
+  int next[NUM_CONV] = {0};
   for (uint64_t k = 0;; k++) {
+    if (a->t == 0 && k % 4 == 0) {
+      child_decrypt(a->s, (uint32_t)((k / 4) % NUM_CONV), next);
+    }
     ack_rec r;
     mg_encrypted e;
     char conv[32];
@@ -336,6 +371,9 @@ static int add_ack(run *r, const ack_rec *a) {
 /* The devices decrypt this cycle's acknowledged messages in generation
  * order; every (conv, epoch, gen) is new. */
 static int check_cycle(run *r, device *dev, int cycle) {
+  if (r->num_acks == 0) {
+    return 0; /* killed before anything was acknowledged */
+  }
   qsort(r->acks, r->num_acks, sizeof(ack_rec), cmp_ack);
   if (r->num_seen + r->num_acks > r->cap_seen) {
     size_t cap = 2 * (r->num_seen + r->num_acks) + 1024;
@@ -349,8 +387,8 @@ static int check_cycle(run *r, device *dev, int cycle) {
   for (size_t i = 0; i < r->num_acks; i++) {
     const ack_rec *a = &r->acks[i];
     seen_key k = {a->conv, a->generation, a->epoch};
-    if (bsearch(&k, r->seen, r->num_seen, sizeof(seen_key), cmp_seen) !=
-            NULL ||
+    if ((r->num_seen > 0 && bsearch(&k, r->seen, r->num_seen,
+                                    sizeof(seen_key), cmp_seen) != NULL) ||
         (i > 0 && cmp_ack(a, &r->acks[i - 1]) == 0)) {
       fprintf(stderr,
               "session_crash: cycle %d: conversation %u epoch %" PRIu64
@@ -541,6 +579,22 @@ int main(void) {
       }
       commits++;
     }
+    /* The devices' messages of this cycle. */
+    for (uint32_t v = 0; v < NUM_CONV; v++) {
+      for (int i = 0; i < DEV_MSGS; i++) {
+        mls_bytes_cleanup(&dev_msgs[v][i]);
+        snprintf(dev_text[v][i], sizeof(dev_text[v][i]), "dev-%d-%u-%d",
+                 cycles, v, i);
+        rc = mls_group_protect(dev[v].g, (const uint8_t *)dev_text[v][i],
+                               strlen(dev_text[v][i]), NULL, 0, 0,
+                               &dev_msgs[v][i], NULL);
+        if (rc < 0) {
+          fprintf(stderr, "session_crash: device protect: %s\n",
+                  mg_err_name(rc));
+          goto out;
+        }
+      }
+    }
     if (pipe(p) != 0) {
       perror("session_crash: pipe");
       goto out;
@@ -614,6 +668,9 @@ int main(void) {
 out:
   for (int i = 0; i < NUM_CONV; i++) {
     device_cleanup(&dev[i]);
+    for (int k = 0; k < DEV_MSGS; k++) {
+      mls_bytes_cleanup(&dev_msgs[i][k]);
+    }
   }
   free(r.acks);
   free(r.seen);

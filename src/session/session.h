@@ -84,7 +84,8 @@ MG_MUST_USE int mg_session_new(mg_session **out, mg_keystore *ks,
                                const mg_session_options *opt);
 
 /* mg_session_free finishes queued writes, stops the committer, wipes and
- * frees the cache.  NULL is accepted. */
+ * frees the cache.  No call on |s| may be in progress or start after it.
+ * NULL is accepted. */
 void mg_session_free(mg_session *s);
 
 /* --------------------------------------------------------- operations */
