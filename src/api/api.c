@@ -8,6 +8,8 @@
  * handler.  A denial (401/403) is written to the audit log as "api.denied"
  * with the route template as object: never the token.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,10 +436,7 @@ int api_get_b64(api_call *c, const char *key, int required, mls_bytes *out) {
   s = json_string_value(v);
   n = json_string_length(v);
   cap = MG_BASE64_DECODED_MAX(n);
-  if (cap == 0) {
-    return 0;
-  }
-  out->data = malloc(cap);
+  out->data = malloc(cap > 0 ? cap : 1);
   if (out->data == NULL) {
     api_problem(c, 503, "overloaded", "out of memory");
     return -1;

@@ -4,6 +4,8 @@
  * hashes, and RFC 9162 inclusion and consistency proofs.  Offline
  * verification stays `mlsgatectl audit verify`.
  */
+#include "config.h"
+
 #include <stdlib.h>
 #include <string.h>
 

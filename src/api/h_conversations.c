@@ -3,6 +3,8 @@
  * each operation one transaction of the session layer (session.h), which
  * audits it.  Plaintext is wiped from every buffer this file owns.
  */
+#include "config.h"
+
 #include <stdlib.h>
 #include <string.h>
 

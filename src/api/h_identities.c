@@ -3,6 +3,8 @@
  * KeyPackage pools (docs/api.md).  Every change goes through the
  * keystore, which audits it (failures too).
  */
+#include "config.h"
+
 #include <stdlib.h>
 #include <string.h>
 

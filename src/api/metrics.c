@@ -5,6 +5,8 @@
  * key-package pool levels and the audit log's size (read from the store
  * at scrape time), HTTP connection figures (server).
  */
+#include "config.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>

@@ -19,6 +19,8 @@
  * memory), and every block jansson frees (request bodies carrying
  * plaintext, responses) is wiped first.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -212,8 +214,9 @@ typedef struct rotator {
   int stop;
 } rotator;
 
-/* The key-rotation timer: every ROTATE_PERIOD_S seconds, rotate every
- * identity whose schedule is due (mg_ks_identity_rotate_due audits each). */
+/* The maintenance timer: every ROTATE_PERIOD_S seconds, rotate every
+ * identity whose schedule is due (mg_ks_identity_rotate_due audits each)
+ * and drop idempotency records past their TTL. */
 static void *rotate_main(void *arg) {
   rotator *r = arg;
   pthread_mutex_lock(&r->lock);
@@ -233,6 +236,15 @@ static void *rotate_main(void *arg) {
       char buf[24];
       snprintf(buf, sizeof(buf), "%zu", n);
       mg_log(MG_LOG_INFO, "keys_rotated", "count", buf, (char *)NULL);
+    }
+    /* Idempotency records past their TTL. */
+    {
+      uint64_t pruned = 0;
+      rc = mg_ks_idem_prune(r->ks, ctx.now, 0, &pruned);
+      if (rc < 0) {
+        mg_log(MG_LOG_WARN, "idempotency_prune_failed", "error",
+               mg_err_name(rc), (char *)NULL);
+      }
     }
     pthread_mutex_lock(&r->lock);
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -400,6 +412,10 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* A write past a file-size limit (RLIMIT_FSIZE) fails with EFBIG and the
+   * store reports it (503 store_unavailable, nothing changed) instead of
+   * the signal killing the daemon. */
+  signal(SIGXFSZ, SIG_IGN);
 
   memset(&rot, 0, sizeof(rot));
   rot.ks = ks;

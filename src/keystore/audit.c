@@ -192,9 +192,23 @@ static int entry_encode(const mg_ks_ctx *ctx, const mg_ks_audit *a,
   if (hmac != NULL) {
     MG_CHECK(hex_string(o, "content_hmac", hmac, 32));
   }
-  *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-  MG_REQUIRE_KS(*out != NULL, MG_ERR_NOMEM);
-  *out_len = strlen(*out);
+  {
+    /* json_dumpb into our own buffer (freed with free()): the process may
+     * have given jansson other allocation functions (mlsgated wipes what
+     * jansson frees). */
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII;
+    size_t n = json_dumpb(o, NULL, 0, flags);
+    MG_REQUIRE_KS(n > 0, MG_ERR_NOMEM);
+    *out = malloc(n + 1);
+    MG_REQUIRE_KS(*out != NULL, MG_ERR_NOMEM);
+    if (json_dumpb(o, *out, n, flags) != n) {
+      free(*out);
+      *out = NULL;
+      MG_FAIL(MG_ERR_NOMEM);
+    }
+    (*out)[n] = '\0';
+    *out_len = n;
+  }
   rc = 0;
 out:
   json_decref(ids);
