@@ -331,6 +331,28 @@ def run(tmp, store, daemons):
     expect_problem(curl(d, "POST", "/v1/conversations/conv-1/commit", admin,
                         {"update": False}), 400, "invalid_argument", "commit w/o update")
 
+    # 409 epoch_conflict: a second daemon over the same store with conv-1
+    # cached at the current epoch; the first commits, the second's commit
+    # loses the compare-and-swap, changes nothing, and works once retried.
+    d4 = Daemon(store)
+    daemons.append(d4)
+    st, _, b = curl(d4, "GET", "/v1/conversations/conv-1", admin)
+    check(st == 200 and js(b)["epoch"] == 2, "second daemon sees conv-1")
+    st, _, b = curl(d, "POST", "/v1/conversations/conv-1/commit", admin,
+                    {"update": True})
+    cm3 = js(b)
+    check(st == 200 and cm3["epoch"] == 3, "commit to epoch 3")
+    expect_problem(curl(d4, "POST", "/v1/conversations/conv-1/commit", admin,
+                        {"update": True}), 409, "epoch_conflict",
+                   "stale daemon's commit")
+    st, _, b = curl(d, "GET", "/v1/conversations/conv-1", admin)
+    check(st == 200 and js(b)["epoch"] == 3, "the conflict changed nothing")
+    check(d4.stop() == 0, "second daemon stops cleanly")
+    st, _, b = curl(d, "POST", "/v1/conversations/%s/decrypt" % bconv, admin,
+                    {"message": cm3["commit"]})
+    check(st == 200 and js(b)["conversation_epoch"] == 3, "bob follows to 3")
+    send("conv-1", bconv, b"after the conflict")
+
     # 405, 404
     st, h, b = curl(d, "PUT", "/v1/conversations/conv-1", admin, {})
     expect_problem((st, h, b), 405, "method_not_allowed", "PUT conversation")
