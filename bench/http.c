@@ -280,14 +280,17 @@ static int write_file(const char *path, const char *data, size_t len) {
 /* ------------------------------------------------------------ processes */
 
 static volatile pid_t g_daemon_pid = -1;
+static volatile sig_atomic_t g_interrupted;
 
+/* SIGINT/SIGTERM: the daemon is killed at once, the run stops at its next
+ * check (a request loop, a phase) and cleans up. */
 static void on_signal(int sig) {
+  (void)sig;
   pid_t p = g_daemon_pid;
+  g_interrupted = 1;
   if (p > 0) {
     kill(p, SIGKILL);
   }
-  signal(sig, SIG_DFL);
-  raise(sig);
 }
 
 /* spawn runs |argv| with stdout to |out_fd| and stderr to |err_fd| (-1:
@@ -725,6 +728,9 @@ static long conn_run(h2conn *c, req *reqs, size_t n, size_t streams,
   c->inflight = 0;
   uint8_t buf[1 << 16];
   for (;;) {
+    if (g_interrupted) {
+      return -1;
+    }
     int stop = deadline > 0.0 && next > 0 && bench_now_sec() >= deadline;
     while (!stop && next < n && c->inflight < streams) {
       if (conn_submit(c, &reqs[next]) != 0) {
@@ -942,7 +948,7 @@ static int daemon_start(daemon_env *de, const opts *o) {
     return -1;
   }
   double t0 = bench_now_sec();
-  while (bench_now_sec() - t0 < 30.0) {
+  while (bench_now_sec() - t0 < 30.0 && !g_interrupted) {
     int wst = 0;
     if (waitpid(de->pid, &wst, WNOHANG) == de->pid) {
       de->pid = -1;
@@ -1852,7 +1858,7 @@ static double fsync_rate(fsync_fx *f, double t) {
     }
     n++;
     el = bench_now_sec() - t0;
-  } while (el < t);
+  } while (el < t && !g_interrupted);
   return (double)n / el;
 }
 
@@ -1865,6 +1871,9 @@ typedef struct baselines {
 static int baseline_round(pair *pr, fsync_fx *fx, const opts *o,
                           baselines *b, int round) {
   int c1 = 0, c2 = 0;
+  if (g_interrupted) {
+    return -1;
+  }
   double p = best_rate(op_protect, pr, o->base_time, 3, &c1);
   double u = best_rate(op_unprotect, pr, o->base_time, 3, &c2);
   double s = fsync_rate(fx, o->fsync_time);
@@ -2290,7 +2299,10 @@ done:
   free(w.plain_b64);
   free(fs_dir);
   free(kek);
-  if (g_failed) {
+  if (g_interrupted) {
+    printf("interrupted\n");
+    g_failed = 1;
+  } else if (g_failed) {
     printf("FAILED: see stderr%s\n",
            o.keep ? "" : " (the daemon's log is in the temp dir with --keep)");
   }
