@@ -474,6 +474,10 @@ def run(tmp, store, daemons):
                        capture_output=True, text=True)
     check(p.returncode == 0, "audit verify: " + p.stdout + p.stderr)
 
+    # ---- TLS 1.3 with ALPN h2, then client certificates
+    if shutil.which("openssl"):
+        tls(tmp, store, admin, daemons)
+
     # ---- 429: a daemon with a tiny rate limit
     d2 = Daemon(store, "--rate-limit", "2")
     daemons.append(d2)
@@ -504,6 +508,56 @@ def run(tmp, store, daemons):
         check(js(before) == js(after) and js(after) is not None,
               "a 503 changed nothing: %s %s" % (before, after))
         d3.stop()
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+def tls(tmp, store, admin, daemons):
+    cert, key = os.path.join(tmp, "srv.pem"), os.path.join(tmp, "srv.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1")
+    d = Daemon(store, "--tls-cert", cert, "--tls-key", key)
+    daemons.append(d)
+    url = "https://" + d.addr
+    p = subprocess.run(["curl", "-sS", "--http2", "--tlsv1.3", "--cacert", cert,
+                        "-w", "\n%{http_version}", url + "/v1/health"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.endswith("\n2") and '"ok"' in p.stdout,
+          "TLS 1.3 + h2: %s %s" % (p.stdout, p.stderr))
+    p = subprocess.run(["curl", "-sS", "--http2", "--tls-max", "1.2", "--cacert",
+                        cert, url + "/v1/health"], capture_output=True, text=True)
+    check(p.returncode != 0, "TLS 1.2 refused")
+    check(d.stop() == 0, "TLS daemon stops")
+    # Client certificates: a CA, a client signed by it, a stranger.
+    ca, cakey = os.path.join(tmp, "ca.pem"), os.path.join(tmp, "ca.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", cakey, "-out", ca, "-days", "1", "-subj", "/CN=ca")
+    ck, csr, cc = (os.path.join(tmp, n) for n in ("cl.key", "cl.csr", "cl.pem"))
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", ck, "-out", csr, "-subj", "/CN=router")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+            "-CAcreateserial", "-out", cc, "-days", "1")
+    d = Daemon(store, "--tls-cert", cert, "--tls-key", key, "--client-ca", ca)
+    daemons.append(d)
+    url = "https://" + d.addr
+    p = subprocess.run(["curl", "-sS", "--http2", "--cacert", cert, "--cert", cc,
+                        "--key", ck, "-H", "Authorization: Bearer " + admin,
+                        url + "/v1/identities"], capture_output=True, text=True)
+    check(p.returncode == 0 and "identities" in p.stdout,
+          "client certificate accepted: %s %s" % (p.stdout, p.stderr))
+    p = subprocess.run(["curl", "-sS", "--http2", "--cacert", cert,
+                        url + "/v1/health"], capture_output=True, text=True)
+    check(p.returncode != 0 or '"ok"' not in p.stdout,
+          "no client certificate refused")
+    p = subprocess.run(["curl", "-sS", "--http2", "--cacert", cert, "--cert", cert,
+                        "--key", key, url + "/v1/health"],
+                       capture_output=True, text=True)
+    check(p.returncode != 0 or '"ok"' not in p.stdout,
+          "a certificate from another CA refused")
+    check(d.stop() == 0, "mTLS daemon stops")
 
 
 if __name__ == "__main__":

@@ -741,12 +741,26 @@ static void run_idempotent(api_call *c, const char *key) {
 
 /* ------------------------------------------------------------- dispatch */
 
+static void dispatch(api_call *c);
+
+/* access_log writes one JSON line per request (on the worker thread, never
+ * the I/O thread): request ID, method, route template (never the path's
+ * identifiers), status, the token's name, duration. */
+static void access_log(const api_call *c) {
+  char status[8], ms[32];
+  snprintf(status, sizeof(status), "%d", c->resp->status);
+  snprintf(ms, sizeof(ms), "%.3f",
+           (double)(mono_ns() - c->req->received_ns) / 1e6);
+  mg_log(c->resp->status >= 500 ? MG_LOG_WARN : MG_LOG_INFO, "request",
+         "request_id", c->req->request_id, "method", c->req->method, "route",
+         c->route < API_R_NUM ? kRoutes[c->route].path : "unmatched",
+         "status", status, "actor", c->ctx.actor, "duration_ms", ms,
+         (char *)NULL);
+}
+
 void mg_api_handle(void *arg, const mg_http_request *req,
                    mg_http_response *resp) {
   api_call c;
-  size_t i;
-  int path_known = 0;
-  char allow[64] = "";
   memset(&c, 0, sizeof(c));
   c.api = arg;
   c.req = req;
@@ -754,6 +768,18 @@ void mg_api_handle(void *arg, const mg_http_request *req,
   c.route = API_R_UNMATCHED;
   c.ctx.actor = "anonymous";
   c.ctx.now = (uint64_t)time(NULL);
+  dispatch(&c);
+  json_decref(c.body);
+  c.body = NULL;
+  access_log(&c);
+}
+
+static void dispatch(api_call *c) {
+  const mg_http_request *req = c->req;
+  mg_http_response *resp = c->resp;
+  size_t i;
+  int path_known = 0;
+  char allow[64] = "";
   for (i = 0; i < API_R_NUM; i++) {
     api_call probe;
     memset(&probe, 0, sizeof(probe));
@@ -770,46 +796,44 @@ void mg_api_handle(void *arg, const mg_http_request *req,
       }
       continue;
     }
-    c.route = (int)i;
-    memcpy(c.param_buf, probe.param_buf, sizeof(c.param_buf));
-    c.params[0] = probe.params[0] != NULL ? c.param_buf[0] : NULL;
-    c.params[1] = probe.params[1] != NULL ? c.param_buf[1] : NULL;
+    c->route = (int)i;
+    memcpy(c->param_buf, probe.param_buf, sizeof(c->param_buf));
+    c->params[0] = probe.params[0] != NULL ? c->param_buf[0] : NULL;
+    c->params[1] = probe.params[1] != NULL ? c->param_buf[1] : NULL;
     break;
   }
   /* "/v1/conversations/join" also matches "/v1/conversations/{id}" for
    * other methods; the table order puts the literal route first. */
-  if (c.route == API_R_UNMATCHED) {
+  if (c->route == API_R_UNMATCHED) {
     if (path_known) {
-      api_problem(&c, 405, "method_not_allowed",
+      api_problem(c, 405, "method_not_allowed",
                   "the route does not accept this method");
       add_header(resp, "allow", allow);
     } else {
-      api_problem(&c, 404, "not_found", "no such route");
+      api_problem(c, 404, "not_found", "no such route");
     }
     return;
   }
-  if (c.route == API_R_HEALTH) {
-    api_json(&c, 200, json_pack("{s:s}", "status", "ok"));
+  if (c->route == API_R_HEALTH) {
+    api_json(c, 200, json_pack("{s:s}", "status", "ok"));
     return;
   }
-  if (authenticate(&c, kRoutes[c.route].scope) < 0) {
+  if (authenticate(c, kRoutes[c->route].scope) < 0) {
     return;
   }
-  if (!rate_ok(&c)) {
-    atomic_fetch_add(&c.api->rate_limited, 1);
-    api_problem(&c, 429, "rate_limited", "the token's request rate is over "
+  if (!rate_ok(c)) {
+    atomic_fetch_add(&c->api->rate_limited, 1);
+    api_problem(c, 429, "rate_limited", "the token's request rate is over "
                                          "its limit");
     add_header(resp, "retry-after", "1");
     return;
   }
-  if (kRoutes[c.route].creates) {
+  if (kRoutes[c->route].creates) {
     const char *key = header(req, "idempotency-key");
     if (key != NULL) {
-      run_idempotent(&c, key);
-      json_decref(c.body);
+      run_idempotent(c, key);
       return;
     }
   }
-  kRoutes[c.route].fn(&c);
-  json_decref(c.body);
+  kRoutes[c->route].fn(c);
 }
