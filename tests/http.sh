@@ -102,6 +102,11 @@ head -c 300000 /dev/urandom >"$tmp/body"
 c2 --data-binary @"$tmp/body" -o "$tmp/body.back" "http://$addr/echo?raw=1"
 cmp -s "$tmp/body" "$tmp/body.back" && ok || fail "300 KB echo differs"
 check "GET /big size" 1048576 "$(c2 "http://$addr/big" | wc -c | tr -d ' ')"
+# HEAD: the headers of the GET (content-length too), no content.
+c2 -I -o "$tmp/head" "http://$addr/big"
+check "HEAD /big content-length" "content-length: 1048576" \
+  "$(grep -i '^content-length:' "$tmp/head" | tr -d '\r')"
+check "HEAD /big size" 0 "$(c2 -X HEAD -o - "http://$addr/big" 2>/dev/null | wc -c | tr -d ' ')"
 check "404 problem" 404 "$(c2 -o "$tmp/p" -w '%{http_code}' "http://$addr/nope")"
 grep -q '"code":"not_found"' "$tmp/p" && ok || fail "404 body: $(cat "$tmp/p")"
 # nghttp: the request ID in the body is the one in the header.

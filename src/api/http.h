@@ -13,6 +13,41 @@
  * overloaded (the cap of handlers executing or queued is reached) and 503
  * shutting_down.
  *
+ * Every response carries x-request-id (16 random bytes in hex, the
+ * request's request_id).
+ *
+ * Limits, and what a peer past them gets:
+ *  - max_body: a content-length above it, or DATA beyond it, gets 413 at
+ *    once (the body so far is dropped).  The rest of the upload is read and
+ *    discarded, so that clients that finish sending before they read see
+ *    the answer; past another max_body (or header_timeout) the stream is
+ *    reset (RST_STREAM CANCEL).
+ *  - max_headers / max_header_bytes (fields, and RFC 7541 §4.1 sizes, of
+ *    the request's header list, pseudo-headers included): 431 once the
+ *    header block is complete; fields past the limit are counted, not
+ *    kept.  CONTINUATION frames are capped at 8 per header block (nghttp2:
+ *    the connection ends with GOAWAY), a single field at 64 KiB (HPACK).
+ *  - max_streams: SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2 refuses a
+ *    stream beyond it (RST_STREAM REFUSED_STREAM while our SETTINGS are not
+ *    acknowledged; after that the peer broke the protocol: GOAWAY
+ *    PROTOCOL_ERROR).
+ *  - max_connections: beyond, a connection is accepted and closed.
+ *  - max_queued: handlers executing plus queued; beyond, 503 overloaded
+ *    with retry-after: 1, answered by the I/O thread.
+ *  - max_total_body, max_conn_output, max_total_output: below.
+ *  - header_timeout_ms: a request whose headers and body are not complete
+ *    in time is reset (RST_STREAM CANCEL); a TLS handshake not done in time
+ *    closes the connection.
+ *  - idle_timeout_ms: a connection with no bytes received or sent for that
+ *    long, and no handler running for it, is closed (also a peer that
+ *    stopped reading: its output stays buffered, and it is not read while
+ *    its buffered output is over 64 KiB).
+ *  - floods: RST_STREAM from the peer beyond a burst of 1000 and 33/s
+ *    (Rapid Reset, CVE-2023-44487), more than 1000 queued SETTINGS/PING
+ *    ACKs, more than 16 entries in one SETTINGS frame: nghttp2 ends the
+ *    connection (GOAWAY, counted in protocol_errors).  Closed streams are
+ *    not kept (no RFC 7540 priorities).
+ *
  * Nothing here knows routes, tokens or JSON beyond those fixed bodies.
  */
 #ifndef MG_HEADER_API_HTTP_H

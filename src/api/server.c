@@ -116,6 +116,7 @@ struct api_stream {
   bool headers_too_large;
   bool headers_done;
   bool has_method, has_path;
+  bool is_head;           /* HEAD: the response has no DATA */
   int64_t content_length; /* -1: none */
   uint8_t *body;
   size_t body_len, body_cap;
@@ -726,9 +727,11 @@ static void stream_respond(api_stream *st, mg_http_response *resp,
   nghttp2_data_provider prd;
   prd.source.ptr = st;
   prd.read_callback = resp_read;
-  int rv = nghttp2_submit_response(c->h2, st->id, nva, n,
-                                   st->resp.body_len > 0 ? &prd : NULL);
-  if (rv == 0) {
+  /* RFC 9110 §9.3.2: a response to HEAD has the headers of the GET
+   * response (content-length included) and no content. */
+  bool data = st->resp.body_len > 0 && !st->is_head;
+  int rv = nghttp2_submit_response(c->h2, st->id, nva, n, data ? &prd : NULL);
+  if (rv == 0 && data) {
     st->held = st->resp.body_len;
     c->held += st->held;
     s->held += st->held;
@@ -1007,6 +1010,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f,
   }
   if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
     st->has_method = true;
+    st->is_head = valuelen == 4 && memcmp(value, "HEAD", 4) == 0;
   } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
     st->has_path = true;
   } else if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
