@@ -27,8 +27,12 @@ the server process (--pid) must still run and its resident memory
 was before the first attack.
 
 Usage: h2_abuse.py HOST:PORT [--pid PID] [--ok-path /v1/health]
-                   [--big-path /big] [--echo-path /echo] [--max-body N]
-                   [--only a,b] [--scale F]
+                   [--probe-header 'NAME: VALUE'] [--big-path /big]
+                   [--echo-path /echo] [--max-body N] [--only a,b]
+                   [--scale F] [--min-seconds S]
+                   [--header-timeout-ms N --idle-timeout-ms N]
+Against an ASan build, run the server with ASAN_OPTIONS=quarantine_size_mb=16
+(freed memory in quarantine would read as RSS growth).
 Exits 0 when every check passed, 1 otherwise; prints one line per attack
 with what the server did and the figures measured.
 """
@@ -302,6 +306,11 @@ class Target:
         self.port = int(port)
         self.authority = args.address.encode()
         self.args = args
+        self.probe_headers = []
+        for h in args.probe_header or []:
+            name, _, value = h.partition(":")
+            self.probe_headers.append((name.strip().lower().encode(),
+                                       value.strip().encode()))
 
     def conn(self, settings=(), timeout=5.0):
         return Conn(self.host, self.port, settings, timeout)
@@ -347,7 +356,8 @@ class Prober(threading.Thread):
         t0 = time.monotonic()
         try:
             status, _ = self.target.get(self.target.args.ok_path,
-                                        self.target.args.probe_timeout)
+                                        self.target.args.probe_timeout,
+                                        self.target.probe_headers)
         except OSError as e:
             status = "error:" + e.__class__.__name__
         dt = time.monotonic() - t0
@@ -756,6 +766,9 @@ def main():
     ap.add_argument("address", help="HOST:PORT of an h2c server")
     ap.add_argument("--pid", type=int, help="server process (RSS, liveness)")
     ap.add_argument("--ok-path", default="/v1/health")
+    ap.add_argument("--probe-header", action="append",
+                    help="NAME: VALUE sent with every probe (repeatable), "
+                         "e.g. 'authorization: Bearer ...'")
     ap.add_argument("--big-path", default="/big",
                     help="a path with a big response (slow_client)")
     ap.add_argument("--echo-path", default="/echo",
@@ -782,7 +795,7 @@ def main():
     only = set(args.only.split(",")) if args.only else None
 
     # Warm up: the server answers at all.
-    status, _ = t.get(args.ok_path, 5)
+    status, _ = t.get(args.ok_path, 5, t.probe_headers)
     if status != "200":
         print("h2_abuse: FAIL: %s answers %s before any attack" %
               (args.ok_path, status))
