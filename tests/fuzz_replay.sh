@@ -22,3 +22,5 @@ for t in mls_message welcome group_info; do
 done
 # The signed-note, checkpoint, tlog-proof and key-string parsers.
 "$top_builddir/tests/fuzz_replay_note" "$top_srcdir/tests/fuzz/note_corpus"
+# The HTTP API's request handling over a live store.
+"$top_builddir/tests/fuzz_replay_api_request" "$top_srcdir/tests/fuzz/api_request_corpus"
