@@ -195,6 +195,9 @@ static atomic_int handler_calls;
 static atomic_int done_calls;
 static atomic_int last_done_status;
 static atomic_int slow_started;
+/* The path and query of the last 413 the done callback saw (read by the
+ * test after the server thread is joined). */
+static char done_413_path[64], done_413_query[64];
 
 static void test_handler(void *arg, const mg_http_request *req,
                          mg_http_response *resp) {
@@ -237,6 +240,11 @@ static void test_done(void *arg, const mg_http_request *req, int status,
   (void)latency_ns;
   if (req->method == NULL || strlen(req->request_id) != 32) {
     status = -1; /* seen by the test as a wrong status */
+  }
+  if (status == 413) {
+    snprintf(done_413_path, sizeof done_413_path, "%s", req->path);
+    snprintf(done_413_query, sizeof done_413_query, "%s",
+             req->query ? req->query : "");
   }
   atomic_store(&last_done_status, status);
   atomic_fetch_add(&done_calls, 1);
@@ -556,7 +564,7 @@ START_TEST(test_round_trip) {
   memset(body, 'B', sizeof body);
   int32_t e = tc_request(&c, "POST", "/echo", body, 4096, NULL);
   /* Declared over max_body: 413 as soon as the headers are in. */
-  int32_t big = tc_request(&c, "POST", "/echo", body, 5000, "5000");
+  int32_t big = tc_request(&c, "POST", "/echo?q=1", body, 5000, "5000");
   tc_pump(&c, a, 5000);
   tc_pump(&c, b, 5000);
   tc_pump(&c, e, 5000);
@@ -590,6 +598,8 @@ START_TEST(test_round_trip) {
   srv_stop(&v);
   /* Every response was reported, the server's 413 included. */
   ck_assert_int_eq(atomic_load(&done_calls), 4);
+  ck_assert_str_eq(done_413_path, "/echo");
+  ck_assert_str_eq(done_413_query, "q=1");
 }
 END_TEST
 

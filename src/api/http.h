@@ -107,7 +107,11 @@ typedef void (*mg_http_handler_fn)(void *arg, const mg_http_request *req,
 
 /* mg_http_done_fn (may be NULL) is called on the I/O thread once a
  * response was handed to nghttp2 (or the stream died first: |status| is
- * then the status it would have had), for metrics. */
+ * then the status it would have had), for metrics.  For the server's own
+ * answers (413, 431, 400, 503) |req| has the method, the path (up to '?'),
+ * the query, request_id, received_ns, peer and client_subject, but no
+ * headers and an empty body.  A request reset by the peer before it was
+ * complete gets no call. */
 typedef void (*mg_http_done_fn)(void *arg, const mg_http_request *req,
                                 int status, uint64_t latency_ns);
 

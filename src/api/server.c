@@ -653,25 +653,33 @@ static uint8_t *nv_u8(const char *p) { return (uint8_t *)(uintptr_t)p; }
 #define NV(n, v, vl)                                                           \
   { nv_u8(n), nv_u8(v), sizeof(n) - 1, (vl), NGHTTP2_NV_FLAG_NO_COPY_NAME }
 
-/* build_req fills |req| with what the stream holds, for the done callback
- * of a response the server made itself. */
+/* stream_req_view fills |req| with what the stream holds (no headers, no
+ * body; the path up to '?' copied into |path|, cut to its size), for the
+ * done callback of a response the server made itself. */
 static void stream_req_view(const api_stream *st, mg_http_request *req,
-                            const char **method, const char **path) {
+                            char *path, size_t path_cap) {
   memset(req, 0, sizeof *req);
-  *method = "";
-  *path = "";
+  req->method = "";
+  path[0] = '\0';
   for (size_t off = 0; off < st->hbuf_len;) {
     const char *name = st->hbuf + off;
     const char *value = name + strlen(name) + 1;
     off = (size_t)(value - st->hbuf) + strlen(value) + 1;
     if (strcmp(name, ":method") == 0) {
-      *method = value;
+      req->method = value;
     } else if (strcmp(name, ":path") == 0) {
-      *path = value;
+      size_t n = strcspn(value, "?");
+      if (value[n] == '?') {
+        req->query = value + n + 1;
+      }
+      if (n >= path_cap) {
+        n = path_cap - 1;
+      }
+      memcpy(path, value, n);
+      path[n] = '\0';
     }
   }
-  req->method = *method;
-  req->path = *path;
+  req->path = path;
   req->body = (const uint8_t *)"";
   memcpy(req->request_id, st->request_id, sizeof req->request_id);
   req->received_ns = st->received_ns ? st->received_ns : st->begin_ns;
@@ -746,9 +754,9 @@ static void stream_respond(api_stream *st, mg_http_response *resp,
   }
   if (s->o.done != NULL) {
     mg_http_request view;
-    const char *m, *p;
+    char path[512];
     if (req == NULL) {
-      stream_req_view(st, &view, &m, &p);
+      stream_req_view(st, &view, path, sizeof path);
       req = &view;
     }
     uint64_t t0 = req->received_ns;
