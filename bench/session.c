@@ -31,8 +31,9 @@
  * Each figure runs --seconds (2) of wall time.  Printed as a table with
  * the ratios encrypt / protect and encrypt / fsync-per-message.
  *
- *   bench/session [--seconds S] [--convs N] [--only T]
- *   (--only T: just the encrypt figure with T threads, for profiling)
+ *   bench/session [--seconds S] [--convs N] [--only T | --only-decrypt T]
+ *   (--only T, --only-decrypt T: just that figure with T threads, with
+ *   the transactions' time, for profiling)
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "config.h"
@@ -73,6 +74,7 @@ static uint8_t payload[PAYLOAD];
 static double seconds = 2.0;
 static int num_convs = 1000;
 static int only = 0; /* --only T: just the encrypt figure with T threads */
+static int only_decrypt = 0; /* --only-decrypt T: just that decrypt figure */
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw) {
@@ -474,8 +476,12 @@ int main(int argc, char **argv) {
       num_convs = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--only-decrypt") == 0 && i + 1 < argc) {
+      only = atoi(argv[++i]);
+      only_decrypt = 1;
     } else {
-      fprintf(stderr, "usage: bench/session [--seconds S] [--convs N] [--only T]\n");
+      fprintf(stderr, "usage: bench/session [--seconds S] [--convs N] "
+                      "[--only T | --only-decrypt T]\n");
       return 2;
     }
   }
@@ -554,11 +560,12 @@ int main(int argc, char **argv) {
   }
 
   if (only > 0) {
-    enc_result e = run_encrypt(only, 0);
-    printf("mg_session_encrypt T=%d: %.0f ops/s, p50 %.2f ms, p99 %.2f ms, "
+    enc_result e = run_encrypt(only, only_decrypt);
+    printf("mg_session_%s T=%d: %.0f ops/s, p50 %.2f ms, p99 %.2f ms, "
            "%.1f ops/txn, %.2f ms/txn, committer in a transaction %.0f%% of "
            "the time\n",
-           only, e.rate, e.p50_ms, e.p99_ms, e.ops_per_txn, e.txn_ms,
+           only_decrypt ? "decrypt" : "encrypt", only, e.rate, e.p50_ms,
+           e.p99_ms, e.ops_per_txn, e.txn_ms,
            100.0 * e.busy);
     mg_session_free(sess);
     mls_group_free(solo);
