@@ -21,8 +21,9 @@
  * start (mls_group_advance_sending), past every generation that may have
  * been used before, so no (epoch, sender, generation), hence no (key,
  * nonce), is used twice across any number of crashes.  Reserving lazily
- * (not at load) means restarts without sending skip nothing.  The block is smaller than
- * the peer's maximum forward distance, so the peer follows the gap.  An
+ * (not at load) means restarts without sending skip nothing.  The block
+ * is smaller than the peer's maximum forward distance, so the peer
+ * follows the gap (messages the peer never received widen it).  An
  * encrypt does not rewrite the group state: the stored state's ratchet may
  * lag, the lease is what counts.  Its audit entry (HMAC of the plaintext,
  * the signing key ID) is committed before the call returns.
@@ -36,8 +37,11 @@
  * "message.encrypt", "message.decrypt", "conversation.commit",
  * "conversation.close" (object: the conversation id; key IDs: our
  * signing key's; content HMAC: the plaintext for encrypt/decrypt).
- * Failures other than store/process failures get an entry with the error
- * as result (mg_ks_audit_record), like the keystore's own operations.
+ * Failures other than store/process failures (MG_ERR_STORE,
+ * MG_ERR_UNKNOWN_OUTCOME, MG_ERR_RETRY, MG_ERR_NOMEM) get an entry of
+ * their own with the error as result, like the keystore's own operations
+ * (object "" when the id is invalid or was never stored).  Reads
+ * (mg_session_info) are not audited.
  */
 #ifndef MG_HEADER_SESSION_SESSION_H
 #define MG_HEADER_SESSION_SESSION_H
