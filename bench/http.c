@@ -20,13 +20,13 @@
  *        fsync per message: one mg_ks_transact running one
  *          mg_ks_audit_append (1 KiB of HMAC'd content) per message, in a
  *          fresh store in the same temporary directory (default durable
- *          sync: every commit fsync'ed), transactions/s over ~--fsync-time
- *          seconds of wall clock.
+ *          sync: every commit fsync'ed), transactions/s over ~2 s of wall
+ *          clock (0.5 s with --quick).
  *   2. A store (`mlsgatectl --store DIR init`), a token with every scope
  *      (`token create --name bench --scopes ... --json`), and mlsgated
  *      (`--store DIR --listen 127.0.0.1:0 --rate-limit 0`, the address
  *      parsed from its {"event":"listening"} log line on stderr, which
- *      goes to DIR/../daemon.log).
+ *      goes to daemon.log in the temporary directory; --keep keeps it).
  *   3. Setup over HTTP/2 with our client: identities alice and bob (suite
  *      1), 1,000 KeyPackages of bob (--conversations), 1,000
  *      conversations opened by alice with them (conversation ids
@@ -73,11 +73,13 @@
  * load generator and whatever else runs (the load average is printed).
  *
  * Options: --quick (100 conversations, one 1.5 s run of each figure),
- * --conversations N, --time S, --runs N, --max-requests N, --streams A,B,C, --no-h2load, --workers N
- * (mlsgated --workers), --perf PREFIX (perf record -g of the daemon during
- * the last encrypt and decrypt runs of our client, DWARF call graphs at
- * 499 Hz: PREFIX.encrypt.data, PREFIX.decrypt.data), --keep (keep the temporary directory),
- * --mlsgated PATH, --mlsgatectl PATH (default: the build directory's).
+ * --conversations N, --time S, --runs N, --max-requests N, --streams
+ * A,B,C, --no-h2load, --workers N (mlsgated --workers), --perf PREFIX
+ * (perf record of the daemon, DWARF call graphs at 499 Hz, during the last
+ * encrypt and the last decrypt run of our client at the highest stream
+ * count: PREFIX.encrypt.data, PREFIX.decrypt.data), --keep (keep the
+ * temporary directory), --mlsgated PATH, --mlsgatectl PATH (default: the
+ * build directory's).
  * Exit status: 0 when every request succeeded whatever the figures, 1 if
  * a request, a check or the setup failed, 2 for a usage error.
  */
@@ -1314,7 +1316,7 @@ static void perf_stop(pid_t p) {
 /* encrypt_run: our client, |streams| in flight, ~o->time seconds; keeps
  * the messages.  |warm|: one request per conversation, not a figure. */
 static int encrypt_run(world *w, const opts *o, int streams, int warm,
-                       fig *f) {
+                       int profile, fig *f) {
   size_t n = warm ? (size_t)w->nconv : (size_t)o->max_requests;
   req *r = calloc(n, sizeof(req));
   if (r == NULL) {
@@ -1335,9 +1337,7 @@ static int encrypt_run(world *w, const opts *o, int streams, int warm,
     FAIL("cannot connect");
     goto out;
   }
-  pid_t pp = warm || streams != o->levels[o->num_levels - 1]
-                 ? -1
-                 : perf_start(w, o, "encrypt");
+  pid_t pp = profile ? perf_start(w, o, "encrypt") : -1;
   double c0 = self_cpu(RUSAGE_SELF);
   double t0 = bench_now_sec();
   long got = conn_run(&c, r, n, (size_t)streams,
@@ -1442,7 +1442,7 @@ static void decrypt_order(world *w) {
 /* decrypt_run: our client, the next messages in order, each exactly
  * once; every answer must be 200 application with the plaintext. */
 static int decrypt_run(world *w, const opts *o, int streams, int warm,
-                       fig *f) {
+                       int profile, fig *f) {
   size_t left = w->nmsgs - w->next_dec;
   size_t n = warm ? (size_t)w->nconv : left;
   if (n > left) {
@@ -1475,9 +1475,7 @@ static int decrypt_run(world *w, const opts *o, int streams, int warm,
     FAIL("cannot connect");
     goto out;
   }
-  pid_t pp = warm || streams != o->levels[o->num_levels - 1]
-                 ? -1
-                 : perf_start(w, o, "decrypt");
+  pid_t pp = profile ? perf_start(w, o, "decrypt") : -1;
   double c0 = self_cpu(RUSAGE_SELF);
   double t0 = bench_now_sec();
   long got = conn_run(&c, r, n, (size_t)streams,
@@ -1974,7 +1972,7 @@ static void usage(FILE *f) {
           "  --streams A,B,C    concurrent streams (default 1,16,128)\n"
           "  --no-h2load        only our client\n"
           "  --workers N        mlsgated --workers N\n"
-          "  --perf PREFIX      perf record -g the daemon during the last "
+          "  --perf PREFIX      perf record the daemon during the last "
           "encrypt and decrypt runs\n"
           "  --keep             keep the temporary directory\n"
           "  --quick            100 conversations, 1.5 s runs, 1 run, "
@@ -2176,7 +2174,7 @@ int main(int argc, char **argv) {
     fig warm;
     memset(&warm, 0, sizeof(warm));
     snprintf(warm.name, sizeof(warm.name), "encrypt warm-up");
-    if (encrypt_run(&w, &o, SETUP_STREAMS, 1, &warm) != 0 || !warm.valid) {
+    if (encrypt_run(&w, &o, SETUP_STREAMS, 1, 0, &warm) != 0 || !warm.valid) {
       FAIL("the warm-up encrypts failed");
       goto done;
     }
@@ -2195,7 +2193,8 @@ int main(int argc, char **argv) {
       memset(&cur, 0, sizeof(cur));
       snprintf(cur.name, sizeof(cur.name), "encrypt h2 ours m=%d",
                o.levels[i]);
-      if (encrypt_run(&w, &o, o.levels[i], 0, &cur) != 0) {
+      int last = r == o.runs - 1 && i == o.num_levels - 1;
+      if (encrypt_run(&w, &o, o.levels[i], 0, last, &cur) != 0) {
         goto done;
       }
       fig_print(&cur);
@@ -2213,7 +2212,7 @@ int main(int argc, char **argv) {
     fig warm;
     memset(&warm, 0, sizeof(warm));
     snprintf(warm.name, sizeof(warm.name), "decrypt warm-up");
-    if (decrypt_run(&w, &o, SETUP_STREAMS, 1, &warm) != 0 || !warm.valid) {
+    if (decrypt_run(&w, &o, SETUP_STREAMS, 1, 0, &warm) != 0 || !warm.valid) {
       FAIL("the warm-up decrypts failed");
       goto done;
     }
@@ -2226,7 +2225,8 @@ int main(int argc, char **argv) {
       cur.op = 1;
       snprintf(cur.name, sizeof(cur.name), "decrypt h2 ours m=%d",
                o.levels[i]);
-      if (decrypt_run(&w, &o, o.levels[i], 0, &cur) != 0) {
+      int last = r == o.runs - 1 && i == o.num_levels - 1;
+      if (decrypt_run(&w, &o, o.levels[i], 0, last, &cur) != 0) {
         goto done;
       }
       fig_print(&cur);
