@@ -427,6 +427,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     stat_dec(&s->st.handlers_running);
     s->inflight--;
+    bool first = s->done_head == NULL;
     if (s->done_tail != NULL) {
       s->done_tail->next = j;
     } else {
@@ -434,9 +435,13 @@ static void *worker_main(void *arg) {
     }
     s->done_tail = j;
     pthread_mutex_unlock(&s->mu);
-    uint64_t one = 1;
-    ssize_t wr = write(s->wake_fd, &one, sizeof one);
-    (void)wr; /* EAGAIN: the counter is already non-zero, a wake is due */
+    if (first) {
+      /* Whoever made the list non-empty wakes the I/O thread, which takes
+       * the whole list at once. */
+      uint64_t one = 1;
+      ssize_t wr = write(s->wake_fd, &one, sizeof one);
+      (void)wr; /* EAGAIN: the counter is already non-zero, a wake is due */
+    }
     pthread_mutex_lock(&s->mu);
   }
   pthread_mutex_unlock(&s->mu);
