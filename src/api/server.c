@@ -161,6 +161,8 @@ struct api_conn {
   size_t num_unsent;
   size_t held;        /* response bytes not yet taken by nghttp2 */
   size_t num_parked;  /* complete requests waiting for |held| to drop */
+  api_conn *dirty_next; /* process_completions: responses submitted */
+  bool dirty;
 };
 
 struct mg_http_server {
@@ -925,6 +927,7 @@ static void process_completions(mg_http_server *s) {
   api_job *j = s->done_head;
   s->done_head = s->done_tail = NULL;
   pthread_mutex_unlock(&s->mu);
+  api_conn *dirty = NULL;
   while (j != NULL) {
     api_job *next = j->next;
     s->jobs_outstanding--;
@@ -942,10 +945,21 @@ static void process_completions(mg_http_server *s) {
       st->job = NULL;
       stream_unsent_done(st); /* counted again by stream_respond */
       stream_respond(st, &j->resp, &j->req);
-      conn_produce(st->c);
+      if (!st->c->dirty) {
+        st->c->dirty = true;
+        st->c->dirty_next = dirty;
+        dirty = st->c;
+      }
     }
     job_release(s, j);
     j = next;
+  }
+  /* One write per connection for the whole batch. */
+  while (dirty != NULL) {
+    api_conn *c = dirty;
+    dirty = c->dirty_next;
+    c->dirty = false;
+    conn_produce(c);
   }
 }
 
