@@ -118,6 +118,8 @@ void mg_api_options_default(mg_api_options *o) {
   o->rate_limit_rps = 1000.0;
   o->rate_limit_burst = 0; /* 2 x rps */
   o->idempotency_ttl = 24 * 3600;
+  o->denial_rps = 20;
+  o->denial_burst = 100;
 }
 
 int mg_api_new(mg_api **out, mg_keystore *ks, mg_session *sess,
@@ -552,12 +554,27 @@ static void audit_denial(api_call *c, int err) {
   }
 }
 
+static int denial_ok(api_call *c);
+
+/* too_many_denials answers a client past its failed-authentication budget
+ * (denial_ok): 429, counted, not audited. */
+static int too_many_denials(api_call *c) {
+  atomic_fetch_add(&c->api->denials_suppressed, 1);
+  api_problem(c, 429, "rate_limited",
+              "too many failed authentications from this address");
+  add_header(c->resp, "retry-after", "1");
+  return -1;
+}
+
 /* authenticate: 0 and c->ctx set, or the 401/403 answered. */
 static int authenticate(api_call *c, uint32_t scope) {
   const char *h = header(c->req, "authorization");
   mg_ks_token_info info;
   int rc;
   if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+    if (!denial_ok(c)) {
+      return too_many_denials(c);
+    }
     audit_denial(c, MG_ERR_NOT_FOUND);
     api_problem(c, 401, "unauthenticated", "a bearer token is required");
     add_header(c->resp, "www-authenticate", "Bearer realm=\"mlsgate\"");
@@ -576,6 +593,9 @@ static int authenticate(api_call *c, uint32_t scope) {
     if (mg_err_class_of(rc) == MG_ERRCLASS_STORE) {
       api_error(c, rc, "token check");
       return -1;
+    }
+    if (!denial_ok(c)) {
+      return too_many_denials(c);
     }
     audit_denial(c, rc);
     api_problem(c, 401, "unauthenticated", why);
@@ -602,50 +622,81 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* rate_ok takes one token from the caller's bucket (FNV-1a slot, linear
- * probing; when the table is full every further token shares the last
- * slot, which only makes limits stricter). */
-static int rate_ok(api_call *c) {
-  mg_api *api = c->api;
-  const char *name = c->actor + 6; /* after "token:" */
+/* bucket_take takes one token from |name|'s bucket in |tab| (FNV-1a
+ * slot, linear probing).  A slot held by another name whose bucket has
+ * refilled to |burst| is taken over (such a bucket is indistinguishable
+ * from a new one), so the table never fills with stale names; when every
+ * slot is busy the name shares the home slot, which only makes limits
+ * stricter.  Returns 1 if a token was taken. */
+static int bucket_take(mg_api *api, api_bucket *tab, const char *name,
+                       double rps, double burst) {
   uint64_t h = 1469598103934665603ull, now = mono_ns();
-  size_t i, slot;
+  size_t i, home, slot;
+  api_bucket *b;
   int ok;
-  if (api->opt.rate_limit_rps <= 0) {
-    return 1;
-  }
   for (i = 0; name[i] != '\0'; i++) {
     h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
   }
   pthread_mutex_lock(&api->rl_lock);
-  slot = (size_t)(h % API_BUCKETS);
+  home = slot = (size_t)(h % API_BUCKETS);
   for (i = 0; i < API_BUCKETS; i++) {
-    api_bucket *b = &api->buckets[(slot + i) % API_BUCKETS];
-    if (!b->used || strcmp(b->name, name) == 0) {
-      slot = (slot + i) % API_BUCKETS;
+    api_bucket *t = &tab[(home + i) % API_BUCKETS];
+    if (!t->used || strcmp(t->name, name) == 0 ||
+        t->tokens + (double)(now - t->last_ns) / 1e9 * rps >= burst) {
+      slot = (home + i) % API_BUCKETS;
       break;
     }
   }
-  {
-    api_bucket *b = &api->buckets[slot];
-    if (!b->used) {
-      b->used = 1;
-      snprintf(b->name, sizeof(b->name), "%s", name);
-      b->tokens = api->opt.rate_limit_burst;
-      b->last_ns = now;
-    }
-    b->tokens += (double)(now - b->last_ns) / 1e9 * api->opt.rate_limit_rps;
-    if (b->tokens > api->opt.rate_limit_burst) {
-      b->tokens = api->opt.rate_limit_burst;
-    }
+  b = &tab[slot];
+  if (!b->used || strcmp(b->name, name) != 0) {
+    b->used = 1;
+    snprintf(b->name, sizeof(b->name), "%s", name);
+    b->tokens = burst;
     b->last_ns = now;
-    ok = b->tokens >= 1.0;
-    if (ok) {
-      b->tokens -= 1.0;
-    }
+  }
+  b->tokens += (double)(now - b->last_ns) / 1e9 * rps;
+  if (b->tokens > burst) {
+    b->tokens = burst;
+  }
+  b->last_ns = now;
+  ok = b->tokens >= 1.0;
+  if (ok) {
+    b->tokens -= 1.0;
   }
   pthread_mutex_unlock(&api->rl_lock);
   return ok;
+}
+
+/* rate_ok: the per-token request limit. */
+static int rate_ok(api_call *c) {
+  mg_api *api = c->api;
+  if (api->opt.rate_limit_rps <= 0) {
+    return 1;
+  }
+  return bucket_take(api, api->buckets, c->actor + 6 /* after "token:" */,
+                     api->opt.rate_limit_rps, api->opt.rate_limit_burst);
+}
+
+/* denial_ok: the per-client-address budget of failed authentications
+ * (each one is an audit entry, a durable write): past it, requests that
+ * fail authentication get 429 without touching the store, so that a flood
+ * of bad tokens can neither fill the audit log nor starve the workers. */
+static int denial_ok(api_call *c) {
+  char ip[64];
+  const char *colon;
+  size_t n;
+  if (c->api->opt.denial_rps <= 0) {
+    return 1;
+  }
+  colon = strrchr(c->req->peer != NULL ? c->req->peer : "", ':');
+  n = colon != NULL ? (size_t)(colon - c->req->peer) : 0;
+  if (n >= sizeof(ip)) {
+    n = sizeof(ip) - 1;
+  }
+  memcpy(ip, c->req->peer != NULL ? c->req->peer : "", n);
+  ip[n] = '\0';
+  return bucket_take(c->api, c->api->peer_buckets, ip, c->api->opt.denial_rps,
+                     c->api->opt.denial_burst);
 }
 
 /* ---------------------------------------------------------- idempotency */

@@ -22,6 +22,11 @@ typedef struct mg_api_options {
   double rate_limit_rps;   /* per token (default 1000; 0: no limit) */
   double rate_limit_burst; /* bucket size (default 2 x rps) */
   uint64_t idempotency_ttl; /* seconds a response is replayed (24 h) */
+  /* Failed authentications per client address (each is audited): past
+   * this budget they get 429 without being audited (default 20/s, burst
+   * 100; 0: no budget). */
+  double denial_rps;
+  double denial_burst;
 } mg_api_options;
 
 void mg_api_options_default(mg_api_options *o);

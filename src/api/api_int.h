@@ -54,7 +54,7 @@ typedef struct api_route_stats {
 } api_route_stats;
 
 typedef struct api_bucket {
-  char name[MG_KS_NAME_MAX + 1];
+  char name[64]; /* a token's name or a client address */
   double tokens;
   uint64_t last_ns;
   int used;
@@ -71,7 +71,10 @@ struct mg_api {
   _Atomic uint64_t denials;
   _Atomic uint64_t rate_limited;
   pthread_mutex_t rl_lock;
-  api_bucket buckets[API_BUCKETS];
+  api_bucket buckets[API_BUCKETS];      /* per token */
+  api_bucket peer_buckets[API_BUCKETS]; /* failed authentications per
+                                           client address */
+  _Atomic uint64_t denials_suppressed;
   pthread_mutex_t ckpt_lock; /* one checkpoint signer at a time */
 };
 

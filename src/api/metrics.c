@@ -259,9 +259,15 @@ void api_h_metrics(api_call *c) {
   out(&b, "# TYPE mlsgate_api_denials_total counter\n"
           "mlsgate_api_denials_total %llu\n"
           "# TYPE mlsgate_api_rate_limited_total counter\n"
-          "mlsgate_api_rate_limited_total %llu\n",
+          "mlsgate_api_rate_limited_total %llu\n"
+          "# HELP mlsgate_api_denials_suppressed_total Failed "
+          "authentications past a client address's budget (429, not "
+          "audited).\n"
+          "# TYPE mlsgate_api_denials_suppressed_total counter\n"
+          "mlsgate_api_denials_suppressed_total %llu\n",
       (unsigned long long)atomic_load(&api->denials),
-      (unsigned long long)atomic_load(&api->rate_limited));
+      (unsigned long long)atomic_load(&api->rate_limited),
+      (unsigned long long)atomic_load(&api->denials_suppressed));
   if (api->server != NULL) {
     mg_http_stats hs;
     mg_http_server_stats(api->server, &hs);

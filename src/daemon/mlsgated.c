@@ -7,7 +7,8 @@
  *   mlsgated --store DIR [--kek FILE] [--listen ADDR:PORT]
  *            [--tls-cert F --tls-key F [--client-ca F]] [--config FILE]
  *            [--workers N] [--max-body BYTES] [--rate-limit RPS]
- *            [--log-level debug|info|warn|error] [--routes]
+ *            [--log-level debug|info|warn|error]
+ *            [--idle-timeout-ms MS] [--header-timeout-ms MS] [--routes]
  *
  * --config FILE is a JSON object with the long options' names as keys
  * ({"listen": "127.0.0.1:8420", "workers": 32}); flags on the command line
@@ -45,7 +46,7 @@
 typedef struct opts {
   const char *store, *kek, *listen, *tls_cert, *tls_key, *client_ca, *config;
   const char *log_level;
-  long workers, max_body;
+  long workers, max_body, idle_ms, header_ms;
   double rate_limit;
   int routes;
   char kek_buf[4096];
@@ -86,6 +87,7 @@ static void usage(FILE *f) {
           "                [--tls-cert FILE --tls-key FILE [--client-ca FILE]]"
           "\n                [--config FILE] [--workers N] [--max-body BYTES]"
           "\n                [--rate-limit RPS] [--log-level LEVEL]\n"
+          "                [--idle-timeout-ms MS] [--header-timeout-ms MS]\n"
           "       mlsgated --routes\n"
           "Serves the mlsgate HTTP/2 API (docs/api.md).  Defaults: --listen "
           "127.0.0.1:8420,\n--kek DIR/kek, --workers 32, --max-body 1048576, "
@@ -132,6 +134,16 @@ static int apply_option(opts *o, const char *name, const char *val) {
       return -1;
     }
     o->max_body = n;
+  } else if (strcmp(name, "idle-timeout-ms") == 0) {
+    if (parse_long(val, 100, 86400000L, &n) < 0) {
+      return -1;
+    }
+    o->idle_ms = n;
+  } else if (strcmp(name, "header-timeout-ms") == 0) {
+    if (parse_long(val, 100, 3600000L, &n) < 0) {
+      return -1;
+    }
+    o->header_ms = n;
   } else if (strcmp(name, "rate-limit") == 0) {
     if (parse_long(val, 0, 10000000, &n) < 0) {
       return -1;
@@ -145,7 +157,9 @@ static int apply_option(opts *o, const char *name, const char *val) {
 
 static int is_numeric_option(const char *name) {
   return strcmp(name, "workers") == 0 || strcmp(name, "max-body") == 0 ||
-         strcmp(name, "rate-limit") == 0;
+         strcmp(name, "rate-limit") == 0 ||
+         strcmp(name, "idle-timeout-ms") == 0 ||
+         strcmp(name, "header-timeout-ms") == 0;
 }
 
 /* given_as_flag: was option |name| given on the command line? */
@@ -159,6 +173,8 @@ static int given_as_flag(const opts *f, const char *name) {
          (strcmp(name, "log-level") == 0 && f->log_level != NULL) ||
          (strcmp(name, "workers") == 0 && f->workers != 0) ||
          (strcmp(name, "max-body") == 0 && f->max_body != 0) ||
+         (strcmp(name, "idle-timeout-ms") == 0 && f->idle_ms != 0) ||
+         (strcmp(name, "header-timeout-ms") == 0 && f->header_ms != 0) ||
          (strcmp(name, "rate-limit") == 0 && f->rate_limit >= 0);
 }
 
@@ -393,6 +409,12 @@ int main(int argc, char **argv) {
   }
   if (o.max_body > 0) {
     so.max_body = (size_t)o.max_body;
+  }
+  if (o.idle_ms > 0) {
+    so.idle_timeout_ms = (uint32_t)o.idle_ms;
+  }
+  if (o.header_ms > 0) {
+    so.header_timeout_ms = (uint32_t)o.header_ms;
   }
   so.handler = mg_api_handle;
   so.done = mg_api_done;
