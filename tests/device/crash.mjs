@@ -85,13 +85,20 @@ async function load(round) {
       }
     }
   };
-  const workers = Array.from({ length: STREAMS }, (_, w) => worker(w));
+  // The first failure of a worker stops the load (after the kill, so that
+  // the daemon never outlives the test).
+  let failure;
+  const workers = Array.from({ length: STREAMS }, (_, w) => worker(w).catch((e) => {
+    failure ??= e;
+    stop = true;
+  }));
   const killAt = 100 + Math.floor(rand() * 600);
-  await sleep(killAt);
+  for (const until = Date.now() + killAt; !stop && Date.now() < until;) await sleep(Math.min(10, until - Date.now()));
   await daemon.kill();
   stop = true;
   api.destroy();
   await Promise.all(workers);
+  if (failure !== undefined) throw failure;
   return { acks, killAt, ms: Date.now() - t0 };
 }
 

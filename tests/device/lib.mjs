@@ -138,8 +138,11 @@ export class Daemon {
     });
   }
 
+  // The last |n| log lines, leaving out the access log of successful
+  // requests (one line per request would hide everything else).
   tail(n = 30) {
-    return this.lines.slice(-n).map((l) => `  mlsgated: ${l}`).join("\n");
+    const useful = this.lines.filter((l) => !/"event":"request".*"status":"2\d\d"/.test(l));
+    return useful.slice(-n).map((l) => `  mlsgated: ${l}`).join("\n");
   }
 
   get running() {
