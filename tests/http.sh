@@ -220,7 +220,7 @@ mk x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem -
 mk req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key \
   -out other.pem -days 1 -subj /CN=not-from-the-ca
 
-start tls --tls-cert srv.pem --tls-key srv.key
+start tls --tls-cert srv.pem --tls-key srv.key --header-timeout-ms 1500
 check "TLS h2" '{"status":"ok"} 2' \
   "$(curl -sS --http2 --cacert srv.pem --max-time 10 -w ' %{http_version}' "https://$addr/health")"
 check "TLS nghttp" '{"status":"ok"}' "$(nghttp "https://$addr/health" 2>/dev/null)"
@@ -231,6 +231,24 @@ curl -s --http2 --tls-max 1.2 --cacert srv.pem --max-time 5 -o /dev/null "https:
 h2load -n 500 -c 2 -m 16 "https://$addr/health" >"$tmp/h2load" 2>&1
 check "TLS h2load" "status codes: 500 2xx, 0 3xx, 0 4xx, 0 5xx" "$(grep 'status codes:' "$tmp/h2load")"
 grep -q 'TLS Protocol: TLSv1.3' "$tmp/h2load" && ok || fail "h2load did not see TLS 1.3"
+# A TLS handshake that never starts is dropped after the header timeout.
+if command -v python3 >/dev/null 2>&1; then
+  hs=$(python3 -c '
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.settimeout(6)
+t0 = time.monotonic()
+try:
+    s.recv(1)
+except OSError:
+    pass
+print("%.0f" % (time.monotonic() - t0))' "$addr")
+  case "$hs" in
+    1 | 2 | 3) ok ;;
+    *) fail "silent TLS peer dropped after ${hs}s (header timeout 1.5 s)" ;;
+  esac
+fi
 stop
 
 start mtls --tls-cert srv.pem --tls-key srv.key --client-ca ca.pem
