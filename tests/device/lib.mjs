@@ -226,6 +226,12 @@ export class Api {
           return;
         }
         const buf = Buffer.concat(chunks);
+        // api-spec: every response carries x-request-id (32 hex digits).
+        const rid = resHeaders["x-request-id"];
+        if (typeof rid !== "string" || !/^[0-9a-f]{32}$/.test(rid)) {
+          reject(new TestFailure(`${method} ${path}: ${resHeaders[":status"]} response without a valid x-request-id (${rid})`));
+          return;
+        }
         let json;
         const ct = String(resHeaders["content-type"] ?? "");
         if (ct.includes("json") && buf.length > 0) {

@@ -36,6 +36,7 @@ function plaintext(what, size = 48) {
 
 const log = (s) => console.log(s);
 const convIds = []; // every conversation opened or joined (they must be in the audit log)
+const contentHmacs = []; // of every encrypt response (each must be in an audit entry)
 let api;
 let daemon;
 
@@ -75,6 +76,7 @@ async function serviceToDevice(convId, dev, n, ident, step) {
       `${step}: encrypt generation ${r.generation} after ${lastGen}`);
     eq(r.signature_key_id, ident.active_key_id, `${step}: encrypt signature_key_id vs the identity's active key`);
     check(/^[0-9a-f]{64}$/.test(r.content_hmac), `${step}: content_hmac ${r.content_hmac}`);
+    contentHmacs.push(r.content_hmac);
     const got = await dev.process(unb64(r.message, "message"));
     eq(got.kind, "application", `${step}: device's view of message ${i}`);
     check(sameBytes(got.data, pt), `${step}: device decrypted other bytes for message ${i}`);
@@ -97,7 +99,7 @@ async function deviceToService(convId, dev, n, step) {
       `${step}: service decrypted other bytes for message ${i}`);
     eq(r.sender_leaf, dev.leafIndex, `${step}: sender_leaf`);
     eq(r.epoch, dev.epoch, `${step}: decrypt epoch`);
-    if (r.conversation_epoch !== undefined) eq(r.conversation_epoch, dev.epoch, `${step}: conversation_epoch`);
+    eq(r.conversation_epoch, dev.epoch, `${step}: conversation_epoch`);
   }
   // A replay is refused and changes nothing.
   const again = await dev.encrypt(plaintext(`d2s-${step}-replay`));
@@ -106,6 +108,10 @@ async function deviceToService(convId, dev, n, step) {
   const rep = await api.req("POST", path, { message: b64(again) });
   eq(rep.status, 422, `${step}: decrypting a replayed message`);
   eq(rep.json?.code, "mls_rejected", `${step}: code of the replay rejection`);
+  eq(rep.json?.mls_error, "generation", `${step}: mls_error of the replay rejection`);
+  eq(rep.json?.status, 422, `${step}: status in the problem body`);
+  check(String(rep.headers["content-type"]).startsWith("application/problem+json"),
+    `${step}: replay rejection content-type ${rep.headers["content-type"]}`);
 }
 
 async function runSuite(suite) {
@@ -114,6 +120,9 @@ async function runSuite(suite) {
   eq(ident0.name, name, "identity name");
   eq(ident0.cipher_suite, suite, "identity cipher_suite");
   check(/^[0-9a-f]{32}$/.test(ident0.active_key_id), `active_key_id ${ident0.active_key_id}`);
+  for (const f of ["rotate_every", "created_at"]) check(Number.isInteger(ident0[f]), `identity: ${f} ${ident0[f]}`);
+  check(Array.isArray(ident0.keys) && ident0.keys.every((k) => Number.isInteger(k.version) && Number.isInteger(k.created_at)
+    && Number.isInteger(k.not_after) && typeof k.public_key === "string"), `identity keys: ${JSON.stringify(ident0.keys)}`);
   const key0 = ident0.keys?.find((k) => k.key_id === ident0.active_key_id);
   check(key0 !== undefined && key0.state === "active", "the active key is not listed as active");
 
@@ -151,7 +160,7 @@ async function runSuite(suite) {
   check(oldKey !== undefined && oldKey.state === "retired", `rotate: old key state ${oldKey?.state}`);
   const cm = await api.expect(200, "POST", `/v1/conversations/${encodeURIComponent(convId)}/commit`, { update: true });
   eq(cm.epoch, 2, "service commit: epoch");
-  if (cm.signature_key_id !== undefined) eq(cm.signature_key_id, ident1.active_key_id, "service commit: signature_key_id");
+  eq(cm.signature_key_id, ident1.active_key_id, "service commit: signature_key_id");
   const pr = await dev.process(unb64(cm.commit, "commit"));
   eq(pr.kind, "commit", "device's view of the service's commit");
   eq(dev.epoch, 2, "device epoch after the service's commit");
@@ -182,8 +191,17 @@ async function runSuite(suite) {
   const dev2 = await Device.create(suite, `phone2-s${suite}`);
   await dev2.createGroup(new Uint8Array(randomBytes(16)));
   const add = await dev2.add(unb64(kps.key_packages[1].key_package, "key_package"));
-  const jn = await api.expect(201, "POST", "/v1/conversations/join",
-    { identity: name, welcome: b64(add.welcome), ratchet_tree: b64(add.ratchetTree) });
+  // with an Idempotency-Key: a retry of the phone's upload replays the
+  // first answer byte for byte
+  const joinBody = { identity: name, welcome: b64(add.welcome), ratchet_tree: b64(add.ratchetTree) };
+  const idem = { headers: { "idempotency-key": `join-s${suite}-${hex(randomBytes(4))}` } };
+  const jr = await api.req("POST", "/v1/conversations/join", joinBody, idem);
+  eq(jr.status, 201, `join: status (${jr.body.toString("utf8").slice(0, 300)})`);
+  const jn = jr.json;
+  const jr2 = await api.req("POST", "/v1/conversations/join", joinBody, idem);
+  eq(jr2.status, 201, "join replayed under its Idempotency-Key: status");
+  check(sameBytes(jr2.body, jr.body), "join replayed under its Idempotency-Key: another body");
+  eq(jr2.headers["idempotent-replayed"], "true", "join replayed: idempotent-replayed header");
   eq(jn.cipher_suite, suite, "join: cipher_suite");
   eq(jn.epoch, dev2.epoch, "join: epoch");
   const conv2 = jn.conversation_id;
@@ -237,6 +255,11 @@ function checkAudit(verifierKey) {
   // is there (the audit entries' objects).
   const exportText = text.toString("utf8");
   for (const id of convIds) check(exportText.includes(id), `audit export does not name conversation ${id}`);
+  // api-spec: content_hmac is "the same as in the audit entry".
+  for (const h of contentHmacs) {
+    check(exportText.includes(`"content_hmac":"${h}"`) || exportText.includes(`\\"content_hmac\\":\\"${h}\\"`),
+      `the encrypt response's content_hmac ${h} is in no audit entry`);
+  }
   // No plaintext in the export or in any file of the store, raw, base64 or hex.
   const files = [exp, ...readdirSync(store).map((f) => join(store, f)).filter((f) => statSync(f).isFile())];
   for (const f of files) {
