@@ -209,7 +209,8 @@ static void test_handler(void *arg, const mg_http_request *req,
     n = snprintf(buf, sizeof buf, "hello %s %s q=%s h=%zu id=%s",
                  req->method, req->path, req->query ? req->query : "-",
                  req->num_headers, req->request_id);
-    snprintf(resp->extra[0].name, sizeof resp->extra[0].name, "x-test");
+    /* Upper case on purpose: the server lowers it (RFC 9113 §8.2.1). */
+    snprintf(resp->extra[0].name, sizeof resp->extra[0].name, "X-Test");
     snprintf(resp->extra[0].value, sizeof resp->extra[0].value, "yes");
     resp->num_extra = 1;
   } else if (strcmp(req->path, "/echo") == 0) {

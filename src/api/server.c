@@ -732,6 +732,12 @@ static void stream_respond(api_stream *st, mg_http_response *resp,
   for (size_t i = 0; i < extra; i++) {
     st->resp.extra[i].name[sizeof st->resp.extra[i].name - 1] = '\0';
     st->resp.extra[i].value[sizeof st->resp.extra[i].value - 1] = '\0';
+    /* RFC 9113 §8.2.1: field names are lower case on HTTP/2. */
+    for (char *q = st->resp.extra[i].name; *q != '\0'; q++) {
+      if (*q >= 'A' && *q <= 'Z') {
+        *q = (char)(*q - 'A' + 'a');
+      }
+    }
     nva[n].name = nv_u8(st->resp.extra[i].name);
     nva[n].namelen = strlen(st->resp.extra[i].name);
     nva[n].value = nv_u8(st->resp.extra[i].value);
