@@ -176,8 +176,9 @@ MG_MUST_USE int mg_http_server_run(mg_http_server *s);
  * an eventfd), callable from any thread or a signal handler. */
 void mg_http_server_stop(mg_http_server *s);
 
-/* mg_http_server_free joins the workers and frees everything.  NULL is
- * accepted. */
+/* mg_http_server_free joins the workers and frees everything: a handler
+ * still running (past the grace period) is waited for, queued ones never
+ * run.  Call it before freeing what the handler uses.  NULL is accepted. */
 void mg_http_server_free(mg_http_server *s);
 
 /* Counters for /metrics (read without locks: monotonic, approximate). */
