@@ -39,7 +39,10 @@ let daemon;
 let api;
 const convs = []; // { id, dev, selfLeaf, maxGen: Map(epoch -> last generation processed) }
 const seen = new Set(); // "conv|epoch|sender|generation"
-const stats = { acked: 0, unacked: 0, busy: 0, commits: 0, deviceCommits: 0, maxGap: 0, gaps: [] };
+const stats = {
+  acked: 0, unacked: 0, busy: 0, commits: 0, deviceCommits: 0, maxGap: 0,
+  upAcked: 0, replaysRefused: 0, pendingTaken: 0, pendingRefused: 0,
+};
 
 async function agree(c, step) {
   const g = await api.expect(200, "GET", `/v1/conversations/${enc(c.id)}`);
@@ -49,8 +52,68 @@ async function agree(c, step) {
   return g;
 }
 
-// Encrypt load until the connection dies; returns the acknowledged
-// responses ({ c, pt, r }).
+// The device's side of the load: each device sends its messages one after
+// the other (the service sees them in order); a 200 with the plaintext
+// is an acknowledged decrypt (c.upAcked), a message without a complete
+// answer is pending (c.upPending).
+async function deviceSender(c, round, isStopped) {
+  for (let n = 0; !isStopped(); n++) {
+    const pt = Buffer.from(`crash-up-r${round}-${c.id}-${n}-${hex(randomBytes(8))}`);
+    const msg = await c.dev.encrypt(pt);
+    let r;
+    try {
+      r = await api.req("POST", `/v1/conversations/${enc(c.id)}/decrypt`, { message: b64(msg) }, { timeoutMs: 20000 });
+    } catch {
+      c.upPending.push({ msg, pt });
+      return;
+    }
+    if (r.status === 200) {
+      eq(r.json?.type, "application", `round ${round}: ${c.id}: decrypt type`);
+      check(sameBytes(unb64(r.json.plaintext, "plaintext"), pt), `round ${round}: ${c.id}: service decrypted other bytes`);
+      c.upAcked.push({ msg, pt });
+      stats.upAcked++;
+    } else if (r.status === 503 || r.status === 429) {
+      c.upPending.push({ msg, pt }); // not processed: may be sent again
+      await sleep(5);
+    } else {
+      throw new TestFailure(`round ${round}: ${c.id}: decrypt answered ${r.status}: ${r.body.toString("utf8").slice(0, 400)}`);
+    }
+    await sleep(3);
+  }
+}
+
+// After a restart: an acknowledged decrypt survived the crash, so its
+// message replayed is refused (422 mls_rejected, mls_error generation);
+// a message whose answer never came is either taken now (200, the same
+// plaintext) or refused as a replay (it was processed before the crash).
+async function checkUpstream(round) {
+  for (const c of convs) {
+    const replays = c.upAcked.slice(-3);
+    if (c.upAcked.length > 3) replays.push(c.upAcked[Math.floor(rand() * (c.upAcked.length - 3))]);
+    for (const m of replays) {
+      const r = await api.req("POST", `/v1/conversations/${enc(c.id)}/decrypt`, { message: b64(m.msg) });
+      check(r.status === 422 && r.json?.code === "mls_rejected",
+        `after crash ${round}: ${c.id}: an acknowledged device message replayed was answered ${r.status} ${r.body.toString("utf8").slice(0, 300)} (the decrypt did not survive the crash)`);
+      stats.replaysRefused++;
+    }
+    for (const m of c.upPending) {
+      const r = await api.req("POST", `/v1/conversations/${enc(c.id)}/decrypt`, { message: b64(m.msg) });
+      if (r.status === 200) {
+        check(sameBytes(unb64(r.json.plaintext, "plaintext"), m.pt), `after crash ${round}: ${c.id}: pending message decrypts to other bytes`);
+        stats.pendingTaken++;
+      } else {
+        check(r.status === 422 && r.json?.code === "mls_rejected",
+          `after crash ${round}: ${c.id}: a pending device message sent again was answered ${r.status} ${r.body.toString("utf8").slice(0, 300)}`);
+        stats.pendingRefused++;
+      }
+    }
+    c.upAcked = [];
+    c.upPending = [];
+  }
+}
+
+// Encrypt load (and the devices' messages) until the connection dies;
+// returns the acknowledged encrypt responses ({ c, pt, r }).
 async function load(round) {
   const acks = [];
   let stop = false;
@@ -88,10 +151,12 @@ async function load(round) {
   // The first failure of a worker stops the load (after the kill, so that
   // the daemon never outlives the test).
   let failure;
-  const workers = Array.from({ length: STREAMS }, (_, w) => worker(w).catch((e) => {
+  const onFail = (e) => {
     failure ??= e;
     stop = true;
-  }));
+  };
+  const workers = Array.from({ length: STREAMS }, (_, w) => worker(w).catch(onFail));
+  for (const c of convs) workers.push(deviceSender(c, round, () => stop || api.closed).catch(onFail));
   const killAt = 100 + Math.floor(rand() * 600);
   for (const until = Date.now() + killAt; !stop && Date.now() < until;) await sleep(Math.min(10, until - Date.now()));
   await daemon.kill();
@@ -149,7 +214,8 @@ async function main() {
     const open = await api.expect(201, "POST", "/v1/conversations",
       { identity: ident.name, peer_key_package: b64(await dev.newKeyPackage()), conversation_id: `crash-${i}` });
     await dev.join(unb64(open.welcome, "welcome"), unb64(open.ratchet_tree, "ratchet_tree"));
-    const c = { id: open.conversation_id, dev, selfLeaf: undefined, maxGen: new Map() };
+    eq(open.conversation_id, `crash-${i}`, "open: the conversation_id asked for");
+    const c = { id: open.conversation_id, dev, selfLeaf: undefined, maxGen: new Map(), upAcked: [], upPending: [] };
     c.selfLeaf = (await agree(c, "setup")).self_leaf;
     convs.push(c);
   }
@@ -159,6 +225,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     const tr = Date.now();
     api = new Api(await daemon.start(), token);
+    await checkUpstream(round - 1);
     // The service still reads the device after the crash ...
     for (const c of convs) {
       const pt = Buffer.from(`crash-d2s-r${round}-${hex(randomBytes(8))}`);
@@ -197,6 +264,7 @@ async function main() {
   // After the last crash: the service encrypts again, the devices follow
   // the gap, everybody agrees; a graceful stop.
   api = new Api(await daemon.start(), token);
+  await checkUpstream(ROUNDS);
   const finalAcks = [];
   for (const c of convs) {
     const pt = Buffer.from(`crash-final-${hex(randomBytes(8))}`);
@@ -224,7 +292,9 @@ async function main() {
 
   log(`PASS: ${ROUNDS} SIGKILLs, ${stats.acked} acknowledged encrypts all decrypted on the devices, `
     + `${seen.size} distinct (conversation, epoch, sender, generation), none twice; ${stats.unacked} requests unanswered, `
-    + `${stats.busy} busy answers; ${stats.commits} service and ${stats.deviceCommits} device commits; largest generation gap `
+    + `${stats.busy} busy answers; device messages: ${stats.upAcked} acknowledged decrypts, ${stats.replaysRefused} of them `
+    + `replayed after the crashes and refused, ${stats.pendingTaken + stats.pendingRefused} unanswered sent again `
+    + `(${stats.pendingTaken} taken, ${stats.pendingRefused} refused as replays); ${stats.commits} service and ${stats.deviceCommits} device commits; largest generation gap `
     + `${stats.maxGap}; audit: ${encrypts} message.encrypt entries, export verifies (${Date.now() - t0} ms)`);
   if (stats.maxGap > 200) {
     log(`NOTE: a gap of ${stats.maxGap} generations exceeds ts-mls's default maximumForwardRatchetSteps (200)`);
