@@ -167,7 +167,7 @@ stop
 # /sleep requests, 2 are served and 4 answered 503 at once.
 start overload --workers 1 --max-queued 2
 for i in 1 2 3 4 5 6; do
-  c2 -o "$tmp/ov$i" -D "$tmp/ovh$i" -w '%{http_code}\n' "http://$addr/sleep?ms=700" >"$tmp/ovc$i" &
+  c2 -o "$tmp/ov$i" -D "$tmp/ovh$i" -w '%{http_code}\n' "http://$addr/sleep?ms=2500" >"$tmp/ovc$i" &
 done
 wait_clients() {
   for i in "$@"; do
@@ -193,13 +193,13 @@ stop
 # A request in flight when SIGTERM arrives still gets its answer; then the
 # server exits 0 and no longer accepts.
 start graceful --grace-ms 5000
-c2 -o "$tmp/gr" -w '%{http_code}\n' "http://$addr/sleep?ms=1000" >"$tmp/grc" &
+c2 -o "$tmp/gr" -w '%{http_code}\n' "http://$addr/sleep?ms=2500" >"$tmp/grc" &
 cpid=$!
-sleep 0.3
+sleep 1
 kill -TERM "$spid"
 wait "$cpid"
 check "in-flight request across stop" 200 "$(cat "$tmp/grc")"
-check "in-flight body" '{"slept":1000}' "$(cat "$tmp/gr")"
+check "in-flight body" '{"slept":2500}' "$(cat "$tmp/gr")"
 wait "$spid"
 check "graceful exit status" 0 $?
 c2 "http://$addr/health" >/dev/null 2>&1 && fail "still accepting after stop" || ok
