@@ -400,6 +400,14 @@ export class Device {
     return encodeMlsMessage(r.commit);
   }
 
+  // A commit removing the member at |leaf| (with a path, RFC 9420 §12.4).
+  async commitRemove(leaf) {
+    const r = await createCommit({ state: this.state, cipherSuite: this.impl },
+      { extraProposals: [{ proposalType: "remove", remove: { removed: leaf } }] });
+    this.state = r.newState;
+    return encodeMlsMessage(r.commit);
+  }
+
   async encrypt(plaintext, aad = new Uint8Array()) {
     const r = await createApplicationMessage(this.state, plaintext, this.impl, aad);
     this.state = r.newState;

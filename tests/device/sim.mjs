@@ -152,7 +152,8 @@ async function runSuite(suite) {
   await deviceToService(convId, dev, 3, "epoch 1");
 
   // ---- the security team rotates the key; the service commits an update
-  const ident1 = await api.expect(200, "POST", `/v1/identities/${name}/rotate`, {});
+  // api-spec: the body is {} or empty (both are sent, by suite)
+  const ident1 = await api.expect(200, "POST", `/v1/identities/${name}/rotate`, suite % 2 === 1 ? undefined : {});
   check(ident1.active_key_id !== ident0.active_key_id, "rotate: active_key_id did not change");
   const key1 = ident1.keys.find((k) => k.key_id === ident1.active_key_id);
   check(key1 !== undefined && key1.state === "active", "rotate: new key not active");
@@ -220,6 +221,15 @@ async function runSuite(suite) {
   eq((await dev2.process(unb64(cm2.commit, "commit"))).kind, "commit", "joined: device's view of the commit");
   await agree(conv2, dev2, "joined, after the service's commit");
   await serviceToDevice(conv2, dev2, 2, ident1, "joined, next epoch");
+
+  // ---- the first device removes the service: the conversation is gone
+  const rm = await dev.commitRemove(selfLeaf);
+  const rr = await api.expect(200, "POST", `/v1/conversations/${encodeURIComponent(convId)}/decrypt`, { message: b64(rm) });
+  eq(rr.type, "commit", "removal: type");
+  eq(rr.removed, true, "removal: removed");
+  eq(rr.sender_leaf, dev.leafIndex, "removal: sender_leaf");
+  const after = await api.req("GET", `/v1/conversations/${encodeURIComponent(convId)}`);
+  eq(after.status, 404, "GET after the device removed the service");
 
   // ---- close the joined conversation
   await api.expect(204, "DELETE", `/v1/conversations/${encodeURIComponent(conv2)}`);
