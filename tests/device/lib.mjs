@@ -98,8 +98,11 @@ export function initStore(ctlBin, store) {
 export class Daemon {
   // |pidFile| (optional) receives the pid of every process started, so
   // that the shell wrapper can kill a daemon this script left behind.
-  constructor(bin, store, { extra = [], pidFile } = {}) {
+  // |keepLog|: keep every log line of every run in |allLines| (for the
+  // check that the log holds no plaintext or secret).
+  constructor(bin, store, { extra = [], pidFile, keepLog = false } = {}) {
     this.pidFile = pidFile;
+    this.allLines = keepLog ? [] : undefined;
     this.bin = bin;
     this.store = store;
     this.extra = extra;
@@ -126,6 +129,7 @@ export class Daemon {
       });
       createInterface({ input: p.stderr, crlfDelay: Infinity }).on("line", (line) => {
         this.lines.push(line);
+        this.allLines?.push(line);
         if (this.lines.length > 400) this.lines.shift();
         let ev;
         try { ev = JSON.parse(line); } catch { return; }

@@ -239,7 +239,7 @@ async function runSuite(suite) {
 }
 
 // ---- audit checks
-function checkAudit(verifierKey) {
+function checkAudit(verifierKey, token, daemonLog) {
   const exp = join(opt.dir, "audit.jsonl");
   ctl(opt.mlsgatectl, ["--store", store, "audit", "export", "--out", exp]);
   const v = ctl(opt.mlsgatectl, ["audit", "verify", exp, "--key", verifierKey]);
@@ -271,7 +271,20 @@ function checkAudit(verifierKey) {
       `the encrypt response's content_hmac ${h} is in no audit entry`);
   }
   // No plaintext in the export or in any file of the store, raw, base64 or hex.
-  const files = [exp, ...readdirSync(store).map((f) => join(store, f)).filter((f) => statSync(f).isFile())];
+  const storeFiles = readdirSync(store);
+  check(storeFiles.includes("data.mdb"), `no data.mdb in the store (${storeFiles.join(", ")})`);
+  const files = [exp, ...storeFiles.map((f) => join(store, f)).filter((f) => statSync(f).isFile())];
+  // The daemon's log (every line of the run): no plaintext, no token.
+  const logText = daemonLog.join("\n");
+  check(daemonLog.length > 0 && logText.includes("/v1/conversations/{id}/encrypt"),
+    "the daemon's log does not have the access-log lines expected");
+  check(!logText.includes(token) && !logText.includes(token.slice(4)), "the daemon's log holds the bearer token");
+  for (const p of sentPlaintexts) {
+    check(!logText.includes(p.subarray(0, 40).toString("latin1")), "the daemon's log holds a plaintext");
+    for (let k = 0; k < 3; k++) {
+      check(!logText.includes(p.subarray(k, k + 30).toString("base64")), "the daemon's log holds a plaintext (base64)");
+    }
+  }
   for (const f of files) {
     const data = readFileSync(f);
     const asText = data.toString("latin1");
@@ -293,7 +306,7 @@ async function main() {
   const t0 = Date.now();
   check(!existsSync(store), `${store} exists already`);
   const { verifierKey, token } = initStore(opt.mlsgatectl, store);
-  daemon = new Daemon(opt.mlsgated, store, { pidFile: join(opt.dir, "mlsgated.pid") });
+  daemon = new Daemon(opt.mlsgated, store, { pidFile: join(opt.dir, "mlsgated.pid"), keepLog: true });
   const addr = await daemon.start();
   api = new Api(addr, token);
   const h = await api.expect(200, "GET", "/v1/health", undefined, { auth: false });
@@ -323,9 +336,10 @@ async function main() {
   api.close();
   await daemon.stop();
   try {
-    const { actions, files } = checkAudit(verifierKey);
+    const { actions, files } = checkAudit(verifierKey, token, daemon.allLines);
     log(`PASS audit: export verifies; ${[...actions].map(([k, n]) => `${k} x${n}`).join(", ")}; `
-      + `${sentPlaintexts.length} plaintexts absent from the export and ${files - 1} store files`);
+      + `${sentPlaintexts.length} plaintexts absent from the export, ${files - 1} store files and `
+      + `${daemon.allLines.length} lines of the daemon's log (the token too)`);
   } catch (e) {
     failed++;
     log(`FAIL audit: ${e instanceof TestFailure ? e.message : e.stack}`);
