@@ -309,6 +309,13 @@ export function decodeMessage(bytes, what) {
   return d[0];
 }
 
+// The KeyPackageRef (RFC 9420 §5.2) of a KeyPackage MLSMessage, by ts-mls.
+export async function keyPackageRef(kpBytes, suite) {
+  const m = decodeMessage(kpBytes, "key_package");
+  eq(m.wireformat, "mls_key_package", "key_package wire format");
+  return makeKeyPackageRef(m.keyPackage, (await suiteImpl(suite)).hash);
+}
+
 // Credential encoding (RFC 9420 §5.3) of a basic credential.
 export function basicCredentialBytes(identity) {
   const n = identity.length;

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   Api, Daemon, Device, TestFailure, b64, basicCredentialBytes, check, ctl, eq, hex, initStore,
-  parseArgs, sameBytes, suiteImpl, unb64,
+  keyPackageRef, parseArgs, sameBytes, suiteImpl, unb64,
 } from "./lib.mjs";
 
 const opt = parseArgs(process.argv.slice(2), ["mlsgated", "mlsgatectl", "dir", "suites"]);
@@ -189,6 +189,11 @@ async function runSuite(suite) {
   // ---- the service joins a group the device created
   const kps = await api.expect(201, "POST", `/v1/identities/${name}/key-packages`, { count: 2 });
   check(Array.isArray(kps.key_packages) && kps.key_packages.length === 2, "key-packages: count");
+  for (const k of kps.key_packages) {
+    check(sameBytes(unb64(k.ref, "ref"), await keyPackageRef(unb64(k.key_package, "key_package"), suite)),
+      "key-packages: ref is not the KeyPackageRef ts-mls computes");
+  }
+  const stats0 = await api.expect(200, "GET", `/v1/identities/${name}/key-packages/stats`);
   const dev2 = await Device.create(suite, `phone2-s${suite}`);
   await dev2.createGroup(new Uint8Array(randomBytes(16)));
   const add = await dev2.add(unb64(kps.key_packages[1].key_package, "key_package"));
@@ -209,6 +214,8 @@ async function runSuite(suite) {
   check(typeof conv2 === "string" && conv2 !== convId, `join: conversation_id ${conv2}`);
   convIds.push(conv2);
   await agree(conv2, dev2, "after the service joined");
+  const stats1 = await api.expect(200, "GET", `/v1/identities/${name}/key-packages/stats`);
+  eq(stats1.unused, stats0.unused - 1, "key-packages/stats: unused after the join consumed one");
   await deviceToService(conv2, dev2, 3, "joined");
   await serviceToDevice(conv2, dev2, 3, ident1, "joined");
   // the same Welcome again: its KeyPackage is consumed
