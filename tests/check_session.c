@@ -977,6 +977,46 @@ START_TEST(test_reload_skips_lease) {
 }
 END_TEST
 
+/* The epoch's generations used up (the lease at the end of the 32-bit
+ * space, RFC 9420 §9.1): encrypt refuses with MG_ERR_GENERATION, audited,
+ * nothing sent; a commit update starts a new epoch and messages flow. */
+typedef struct exhaust_arg {
+  uint32_t first;
+} exhaust_arg;
+
+static int exhaust_fn(mg_ks_txn *txn, void *arg) {
+  exhaust_arg *a = arg;
+  return mg_ks_lease_reserve(txn, "conv-g", 1, 0xffffffffu - 10, &a->first);
+}
+
+START_TEST(test_generations_exhausted) {
+  device d;
+  mg_encrypted e;
+  exhaust_arg xa;
+  uint64_t from;
+  make_identity("acme", 1);
+  device_init(&d, 1);
+  open_with("acme", "conv-g", &d);
+  ck_assert_int_eq(mg_ks_transact(ks, exhaust_fn, &xa), 0);
+  from = audit_size();
+  ck_assert_int_eq(mg_session_encrypt(sess, &CTX, "conv-g",
+                                      (const uint8_t *)"x", 1, NULL, 0, &e),
+                   MG_ERR_GENERATION);
+  ck_assert_ptr_null(e.message.data);
+  assert_failure_audited(&from, "message.encrypt", "conv-g",
+                         MG_ERR_GENERATION);
+  {
+    mg_committed cm;
+    ck_assert_int_eq(mg_session_commit_update(sess, &CTX, "conv-g", &cm), 0);
+    ck_assert_int_eq(
+        device_process(&d, cm.commit.data, cm.commit.len, NULL, NULL), 0);
+    mg_committed_cleanup(&cm);
+  }
+  send_to_device("conv-g", &d, "a new epoch, generation 0");
+  device_cleanup(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------- concurrency */
 
 #define NCONV 4
@@ -1269,6 +1309,7 @@ int main(void) {
   tcase_add_test(tc, test_proposal_and_removal);
   tcase_add_test(tc, test_two_sessions);
   tcase_add_test(tc, test_reload_skips_lease);
+  tcase_add_test(tc, test_generations_exhausted);
   tcase_add_test(tc, test_concurrent_encrypt);
   tcase_add_test(tc, test_small_cache);
   suite_add_tcase(s, tc);
