@@ -292,6 +292,7 @@ export async function suiteImpl(id) {
 // per gap when a conversation had no acknowledged message between two
 // crashes, hence the larger value.
 export const MAX_FORWARD = 4096;
+export const DEFAULT_MAX_FORWARD = defaultKeyRetentionConfig.maximumForwardRatchetSteps;
 export function clientConfig(maxForward = MAX_FORWARD) {
   return {
     keyRetentionConfig: { ...defaultKeyRetentionConfig, maximumForwardRatchetSteps: maxForward },
