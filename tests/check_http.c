@@ -19,7 +19,8 @@
  *    off the path, the done callback; 413 on a declared content-length over
  *    max_body; 503 overloaded with retry-after past max_queued; a stream
  *    reset and a connection closed while their handler runs (the
- *    completions find nothing and are freed); 503 once request bodies
+ *    completions find nothing and are freed), a stream reset while its
+ *    request is queued (dropped, never run); 503 once request bodies
  *    buffered reach max_total_body; max_connections; requests of a peer
  *    that does not read wait once its connection holds max_conn_output
  *    (and get 503 shutting_down on stop); a graceful stop while a
@@ -651,6 +652,26 @@ START_TEST(test_overload_and_resets) {
   int32_t h = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
   tc_pump(&c, h, 5000);
   ck_assert_int_eq(tc_stream(&c, h)->status, 200);
+
+  /* A request reset while queued never runs: one worker, held by /slow. */
+  before = atomic_load(&slow_started);
+  int calls = atomic_load(&handler_calls);
+  int dones = atomic_load(&done_calls);
+  int32_t busy = tc_request(&c, "GET", "/slow", NULL, 0, NULL);
+  while (atomic_load(&slow_started) == before) {
+    tc_pump(&c, 0, 20);
+  }
+  int32_t q = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  tc_pump(&c, 0, 50);
+  ck_assert_int_eq(nghttp2_submit_rst_stream(c.h2, NGHTTP2_FLAG_NONE, q,
+                                             NGHTTP2_CANCEL),
+                   0);
+  tc_pump(&c, busy, 5000);
+  tc_pump(&c, 0, 100);
+  ck_assert_int_eq(tc_stream(&c, busy)->status, 200);
+  ck_assert_int_eq(tc_stream(&c, q)->status, 0);
+  ck_assert_int_eq(atomic_load(&handler_calls), calls + 1);
+  ck_assert_int_eq(atomic_load(&done_calls), dones + 1);
 
   /* A connection closed while its handler runs. */
   before = atomic_load(&slow_started);

@@ -110,8 +110,9 @@ typedef void (*mg_http_handler_fn)(void *arg, const mg_http_request *req,
  * then the status it would have had), for metrics.  For the server's own
  * answers (413, 431, 400, 503) |req| has the method, the path (up to '?'),
  * the query, request_id, received_ns, peer and client_subject, but no
- * headers and an empty body.  A request reset by the peer before it was
- * complete gets no call. */
+ * headers and an empty body.  A request reset by the peer (or whose
+ * connection closed) before it was complete, or before a worker took it
+ * (it is then dropped from the queue, never run), gets no call. */
 typedef void (*mg_http_done_fn)(void *arg, const mg_http_request *req,
                                 int status, uint64_t latency_ns);
 

@@ -11,10 +11,10 @@
  * touches a connection.  A finished job goes back to the I/O thread on a
  * locked completion list (then |wake_fd|).  The stream a job answers may be
  * gone by then (reset by the peer, connection closed): the stream's close
- * sets job->st to NULL on the I/O thread, and the completion then only
- * frees the job.  So connections need no reference count: the job is the
- * reference-counted request (owned by the queue, then by one worker, then
- * by the I/O thread).
+ * takes a job no worker took yet out of the queue and frees it, and sets a
+ * running job's |st| to NULL, so that its completion only frees it.  So
+ * connections need no reference count: the job is the request, owned by
+ * the queue, then by one worker, then by the I/O thread.
  *
  * Framing follows nghttp2's examples/libevent-server.c (STYLE.md §6):
  * on_begin_headers allocates the stream, on_header collects the header
@@ -87,7 +87,9 @@ typedef struct api_stream api_stream;
 typedef struct api_job api_job;
 
 struct api_job {
-  api_job *next;
+  api_job *next;  /* the queue, then the completion list */
+  api_job *prev;  /* the queue */
+  bool running;   /* taken by a worker (under the server's mu) */
   api_stream *st; /* I/O thread only; NULL once the stream is gone */
   mg_http_request req;
   mg_http_response resp;
@@ -404,6 +406,36 @@ static void job_release(mg_http_server *s, api_job *j) {
   job_free(j);
 }
 
+/* job_detach parts a job from its stream, which is going away (reset by
+ * the peer, connection closed): a job no worker took yet leaves the queue
+ * and is freed (so a flood of requests reset at once does not fill the
+ * queue, CVE-2023-44487); a running one finishes, and its completion
+ * finds no stream. */
+static void job_detach(mg_http_server *s, api_job *j) {
+  j->st = NULL;
+  pthread_mutex_lock(&s->mu);
+  bool queued = !j->running;
+  if (queued) {
+    if (j->prev != NULL) {
+      j->prev->next = j->next;
+    } else {
+      s->q_head = j->next;
+    }
+    if (j->next != NULL) {
+      j->next->prev = j->prev;
+    } else {
+      s->q_tail = j->prev;
+    }
+    s->inflight--;
+    stat_dec(&s->st.handlers_queued);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (queued) {
+    s->jobs_outstanding--;
+    job_release(s, j);
+  }
+}
+
 static void *worker_main(void *arg) {
   mg_http_server *s = arg;
   pthread_mutex_lock(&s->mu);
@@ -416,10 +448,13 @@ static void *worker_main(void *arg) {
     }
     api_job *j = s->q_head;
     s->q_head = j->next;
-    if (s->q_head == NULL) {
+    if (s->q_head != NULL) {
+      s->q_head->prev = NULL;
+    } else {
       s->q_tail = NULL;
     }
-    j->next = NULL;
+    j->next = j->prev = NULL;
+    j->running = true;
     stat_dec(&s->st.handlers_queued);
     stat_inc(&s->st.handlers_running);
     pthread_mutex_unlock(&s->mu);
@@ -917,6 +952,7 @@ static void stream_dispatch(api_stream *st) {
   pthread_mutex_lock(&s->mu);
   s->inflight++;
   stat_inc(&s->st.handlers_queued);
+  j->prev = s->q_tail;
   if (s->q_tail != NULL) {
     s->q_tail->next = j;
   } else {
@@ -1216,7 +1252,7 @@ static void stream_unlink(api_stream *st) {
     st->next->prev = st->prev;
   }
   if (st->job != NULL) {
-    st->job->st = NULL; /* its completion will only free it */
+    job_detach(c->s, st->job);
     st->job = NULL;
   }
   stream_unsent_done(st);
@@ -1279,10 +1315,11 @@ static void conn_close(api_conn *c, const char *why) {
   mg_log(MG_LOG_DEBUG, "connection_closed", "peer", c->peer, "reason", why,
          (char *)NULL);
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-  /* Jobs of its streams keep running; their completions find no stream. */
+  /* Queued jobs of its streams are dropped; running ones finish, and
+   * their completions find no stream. */
   for (api_stream *st = c->streams; st != NULL; st = st->next) {
     if (st->job != NULL) {
-      st->job->st = NULL;
+      job_detach(s, st->job);
       st->job = NULL;
     }
   }
