@@ -1272,6 +1272,69 @@ START_TEST(test_group_commit_isolation) {
 }
 END_TEST
 
+/* 140 threads load 140 conversations at once after a restart (more
+ * threads than LMDB's 126 reader slots, although on this machine their
+ * short read transactions rarely overlap that much): every load
+ * succeeds. */
+#define NREADERS 140
+
+typedef struct reader_arg {
+  pthread_barrier_t *bar;
+  int i;
+  int rc;
+} reader_arg;
+
+static void *reader_main(void *p) {
+  reader_arg *a = p;
+  char conv[32];
+  mg_conv_info info;
+  snprintf(conv, sizeof(conv), "conv-%d", a->i);
+  pthread_barrier_wait(a->bar);
+  a->rc = mg_session_info(sess, conv, &info);
+  if (a->rc == 0) {
+    mg_conv_info_cleanup(&info);
+  }
+  return NULL;
+}
+
+START_TEST(test_many_readers) {
+  pthread_t th[NREADERS];
+  reader_arg ra[NREADERS];
+  pthread_barrier_t bar;
+  make_identity("acme", 1);
+  for (int i = 0; i < NREADERS; i++) {
+    char conv[32];
+    device d;
+    uint8_t *kp = NULL;
+    size_t kp_len = 0;
+    mg_conv_opened o;
+    snprintf(conv, sizeof(conv), "conv-%d", i);
+    device_init(&d, 1);
+    device_kp(&d, &kp, &kp_len);
+    ck_assert_int_eq(mg_session_open_conversation(sess, &CTX, "acme", kp,
+                                                  kp_len, conv, &o),
+                     0);
+    mg_conv_opened_cleanup(&o);
+    free(kp);
+    device_cleanup(&d);
+  }
+  mg_session_free(sess);
+  new_session(MG_SESSION_DEFAULT_LEASE_BLOCK);
+  ck_assert_int_eq(pthread_barrier_init(&bar, NULL, NREADERS), 0);
+  for (int i = 0; i < NREADERS; i++) {
+    ra[i].bar = &bar;
+    ra[i].i = i;
+    ra[i].rc = 1;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, reader_main, &ra[i]), 0);
+  }
+  for (int i = 0; i < NREADERS; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(ra[i].rc, 0);
+  }
+  pthread_barrier_destroy(&bar);
+}
+END_TEST
+
 START_TEST(test_args) {
   mg_session *s2 = NULL;
   mg_session_options o;
@@ -1312,6 +1375,9 @@ int main(void) {
   tcase_add_test(tc, test_generations_exhausted);
   tcase_add_test(tc, test_concurrent_encrypt);
   tcase_add_test(tc, test_small_cache);
+  if (!quick()) {
+    tcase_add_test(tc, test_many_readers);
+  }
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/codec.h"
 #include "common/guard.h"
@@ -251,6 +252,20 @@ static int self_key_id(const mls_group *g, uint8_t out[MG_KS_KEY_ID_LEN]) {
   return leaf_key_id(g, mls_group_self(g).v, out);
 }
 
+/* sess_view runs |fn| in a read snapshot, retrying for up to ~1 s while
+ * the store says MG_ERR_RETRY (LMDB's reader table is full: more threads
+ * read at once than it has slots, 126 by default). */
+static int sess_view(mg_session *s, mg_ks_txn_fn fn, void *arg) {
+  for (int i = 0;; i++) {
+    int rc = mg_ks_view(s->ks, fn, arg);
+    if (rc != MG_ERR_RETRY || i == 1000) {
+      return rc;
+    }
+    struct timespec ts = {0, 1000000}; /* 1 ms */
+    (void)nanosleep(&ts, NULL);
+  }
+}
+
 typedef struct load_arg {
   const char *id;
   uint64_t epoch;
@@ -274,7 +289,7 @@ static int conv_load(mg_session *s, sess_conv *c) {
   int rc;
   memset(&a, 0, sizeof(a));
   a.id = c->id;
-  MG_CHECK(mg_ks_view(s->ks, load_fn, &a));
+  MG_CHECK(sess_view(s, load_fn, &a));
   MG_CHECK(rec_decode(c, a.state, a.state_len));
   if (mls_group_epoch(c->g) != a.epoch) {
     MG_FAIL(MG_ERR_TAMPERED);
@@ -613,7 +628,7 @@ static int open_conv(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
     MG_FAIL(MG_ERR_WIRE_FORMAT);
   }
   sa.identity = identity;
-  MG_CHECK(mg_ks_view(s->ks, signer_fn, &sa));
+  MG_CHECK(sess_view(s, signer_fn, &sa));
   memcpy(key_id, sa.signer.key_id, MG_KS_KEY_ID_LEN);
   *have_key_id = 1;
   if (m.key_package.cipher_suite != sa.signer.cipher_suite) {
@@ -1186,7 +1201,7 @@ int mg_session_commit_update(mg_session *s, const mg_ks_ctx *ctx,
   memcpy(key_id, c->key_id, sizeof(key_id));
   have_key_id = 1;
   sa.identity = c->identity;
-  MG_CHECK(mg_ks_view(s->ks, signer_fn, &sa));
+  MG_CHECK(sess_view(s, signer_fn, &sa));
 
   /* RFC 9420 §12.4.1: a fresh UpdatePath, every pending proposal; after
    * a rotation our leaf moves to the identity's active key. */
