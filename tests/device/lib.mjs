@@ -92,6 +92,19 @@ export function initStore(ctlBin, store) {
 
 // ------------------------------------------------------------- mlsgated
 
+// Every daemon still running is killed when this process ends, however it
+// ends (an unhandled rejection, process.exit, SIGTERM/SIGINT from the
+// wrapper's trap): a test never leaves an mlsgated behind.
+const live = new Set();
+process.on("exit", () => {
+  for (const p of live) {
+    try { p.kill("SIGKILL"); } catch { /* gone */ }
+  }
+});
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
+  process.on(sig, () => process.exit(1));
+}
+
 // One mlsgated process.  start() resolves with "127.0.0.1:PORT" once the
 // daemon logged {"event":"listening"}; its stderr is kept (tail()) for
 // failure reports.
@@ -117,7 +130,11 @@ export class Daemon {
     const p = spawn(this.bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     this.proc = p;
     if (this.pidFile !== undefined && p.pid !== undefined) writeFileSync(this.pidFile, `${p.pid}\n`);
-    this.exited = new Promise((resolve) => p.on("exit", (code, signal) => resolve({ code, signal })));
+    live.add(p);
+    this.exited = new Promise((resolve) => p.on("exit", (code, signal) => {
+      live.delete(p);
+      resolve({ code, signal });
+    }));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new TestFailure(`mlsgated did not log "listening" within ${timeoutMs} ms:\n${this.tail()}`));
