@@ -416,6 +416,20 @@ def run(tmp, store, daemons):
                         {"count": 2}, headers=hdr), 422, "idempotency_key_reused",
                    "reused idempotency key")
 
+    # A commit retried under its Idempotency-Key gives the same Commit back.
+    ck = ["Idempotency-Key: commit-after-conflict"]
+    r1 = curl(d, "POST", "/v1/conversations/conv-1/commit", admin, {"update": True},
+              headers=ck)
+    r2 = curl(d, "POST", "/v1/conversations/conv-1/commit", admin, {"update": True},
+              headers=ck)
+    check(r1[0] == 200 and r2[0] == 200 and r1[2] == r2[2] and
+          r2[1].get("idempotent-replayed") == "true", "commit replayed")
+    check(info("conv-1")["epoch"] == js(r1[2])["epoch"], "one commit, not two")
+    st, _, b = curl(d, "POST", "/v1/conversations/%s/decrypt" % bconv, admin,
+                    {"message": js(r1[2])["commit"]})
+    check(st == 200 and js(b)["type"] == "commit", "bob follows the replayed commit")
+    send("conv-1", bconv, b"after the replayed commit")
+
     # ---- audit routes
     st, h, note = curl(d, "GET", "/v1/audit/checkpoint", admin)
     check(st == 200 and note.startswith(b"mlsgate.audit/"), "checkpoint note")

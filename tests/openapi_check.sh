@@ -71,7 +71,8 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 CREATING = {("POST", "/v1/identities"),
             ("POST", "/v1/identities/{name}/key-packages"),
             ("POST", "/v1/conversations"),
-            ("POST", "/v1/conversations/join")}
+            ("POST", "/v1/conversations/join"),
+            ("POST", "/v1/conversations/{id}/commit")}
 
 # (a) mlsgated --routes
 daemon = {}

@@ -29,7 +29,8 @@ typedef struct api_route {
   const char *path; /* template: "{x}" matches one segment */
   uint32_t scope;   /* 0: public */
   const char *scope_name;
-  int creates;      /* accepts Idempotency-Key */
+  int creates;      /* accepts Idempotency-Key (creating POSTs, and commit:
+                       its Commit message exists only in the response) */
   api_handler fn;
 } api_route;
 
@@ -61,7 +62,7 @@ static const api_route kRoutes[API_R_NUM] = {
     {"POST", "/v1/conversations/{id}/decrypt", MG_KS_SCOPE_MESSAGES,
      "messages", 0, api_h_conv_decrypt},
     {"POST", "/v1/conversations/{id}/commit", MG_KS_SCOPE_CONVERSATIONS,
-     "conversations", 0, api_h_conv_commit},
+     "conversations", 1, api_h_conv_commit},
     {"DELETE", "/v1/conversations/{id}", MG_KS_SCOPE_CONVERSATIONS,
      "conversations", 0, api_h_conv_close},
     {"GET", "/v1/audit/checkpoint", MG_KS_SCOPE_AUDIT_READ, "audit:read", 0,
