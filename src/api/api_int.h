@@ -149,6 +149,9 @@ void api_h_metrics(api_call *c);
 int api_route_of(const char *method, const char *path);
 const char *api_route_label(int r);
 
+/* h_audit.c: the audit log's size (entries). */
+MG_MUST_USE int api_audit_size(mg_keystore *ks, uint64_t *size);
+
 /* metrics.c */
 int api_status_slot(int status);
 extern const int api_status_codes[API_NUM_STATUS];

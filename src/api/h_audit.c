@@ -25,6 +25,10 @@ static int no_entry(void *arg, uint64_t seq, const char *entry,
   return 0;
 }
 
+int api_audit_size(mg_keystore *ks, uint64_t *size) {
+  return mg_ks_audit_entries(ks, 0, 0, no_entry, NULL, size);
+}
+
 void api_h_audit_checkpoint(api_call *c) {
   char *note = NULL;
   size_t len = 0;
@@ -35,7 +39,7 @@ void api_h_audit_checkpoint(api_call *c) {
   pthread_mutex_lock(&c->api->ckpt_lock);
   rc = mg_ks_audit_last_checkpoint(c->api->ks, &note, &len, &last_size);
   if (rc == 0 || rc == MG_ERR_NOT_FOUND) {
-    rc = mg_ks_audit_entries(c->api->ks, 0, 0, no_entry, NULL, &cur);
+    rc = api_audit_size(c->api->ks, &cur);
   }
   if (rc == 0 && note != NULL && cur <= last_size + 1) {
     pthread_mutex_unlock(&c->api->ckpt_lock);

@@ -135,17 +135,6 @@ static int kp_one(void *arg, const mg_ks_identity *id) {
   return 0;
 }
 
-static int no_entry(void *arg, uint64_t seq, const char *entry,
-                    size_t entry_len,
-                    const uint8_t leaf_hash[MG_TLOG_HASH_LEN]) {
-  (void)arg;
-  (void)seq;
-  (void)entry;
-  (void)entry_len;
-  (void)leaf_hash;
-  return 0;
-}
-
 void api_h_metrics(api_call *c) {
   static const char *const kOps[6] = {"open",    "join",   "encrypt",
                                       "decrypt", "commit", "close"};
@@ -251,7 +240,7 @@ void api_h_metrics(api_call *c) {
   if (mg_ks_identity_list(api->ks, kp_one, &ka) < 0) {
     out(&b, "# key-package pools unavailable (store error)\n");
   }
-  if (mg_ks_audit_entries(api->ks, 0, 0, no_entry, NULL, &audit_size) == 0) {
+  if (api_audit_size(api->ks, &audit_size) == 0) {
     out(&b, "# HELP mlsgate_audit_entries Entries in the audit log.\n# TYPE "
             "mlsgate_audit_entries gauge\nmlsgate_audit_entries %llu\n",
         (unsigned long long)audit_size);
