@@ -184,7 +184,7 @@ void api_problem(api_call *c, int status, const char *code,
     case 503: title = "Service Unavailable"; break;
     default: title = "Internal Server Error"; break;
   }
-  free(c->resp->body);
+  mg_free_secret(c->resp->body, c->resp->body_len);
   c->resp->body = NULL;
   c->resp->body_len = 0;
   mg_http_problem(c->resp, status, code, title, detail, c->req->request_id);
@@ -265,7 +265,7 @@ void api_error(api_call *c, int err, const char *what) {
       j = json_loadb((const char *)c->resp->body, c->resp->body_len, 0, NULL);
       if (j != NULL) {
         json_object_set_new(j, "mls_error", json_string(name));
-        free(c->resp->body);
+        mg_free_secret(c->resp->body, c->resp->body_len);
         c->resp->body = NULL;
         c->resp->body_len = 0;
         api_json(c, 422, j);
@@ -302,7 +302,7 @@ void api_json(api_call *c, int status, json_t *j) {
   }
   buf[n] = '\n';
   json_decref(j);
-  free(c->resp->body);
+  mg_free_secret(c->resp->body, c->resp->body_len);
   c->resp->status = status;
   c->resp->content_type = "application/json";
   c->resp->body = (uint8_t *)buf;
@@ -311,7 +311,7 @@ void api_json(api_call *c, int status, json_t *j) {
 
 void api_text(api_call *c, int status, const char *ctype, char *text,
               size_t len) {
-  free(c->resp->body);
+  mg_free_secret(c->resp->body, c->resp->body_len);
   c->resp->status = status;
   c->resp->content_type = ctype;
   c->resp->body = (uint8_t *)text;
@@ -319,7 +319,7 @@ void api_text(api_call *c, int status, const char *ctype, char *text,
 }
 
 void api_empty(api_call *c, int status) {
-  free(c->resp->body);
+  mg_free_secret(c->resp->body, c->resp->body_len);
   c->resp->status = status;
   c->resp->content_type = NULL;
   c->resp->body = NULL;
@@ -741,7 +741,7 @@ static void run_idempotent(api_call *c, const char *key) {
   }
   switch (rc) {
     case MG_KS_IDEM_REPLAY:
-      free(c->resp->body);
+      mg_free_secret(c->resp->body, c->resp->body_len);
       c->resp->status = idem.status;
       /* The response's content type must outlive this call: ours are one
        * of two static strings. */

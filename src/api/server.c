@@ -68,6 +68,7 @@
 #include "api/http.h"
 #include "api/log.h"
 #include "common/guard.h"
+#include "common/secmem.h"
 
 /* Output buffered per connection before nghttp2 is asked for more. */
 #define WBUF_HIGH (64 * 1024)
@@ -287,7 +288,7 @@ static size_t json_lit(char *out, size_t cap, size_t len, const char *s) {
 void mg_http_problem(mg_http_response *resp, int status, const char *code,
                      const char *title, const char *detail,
                      const char *request_id) {
-  free(resp->body);
+  mg_free_secret(resp->body, resp->body_len);
   resp->body = NULL;
   resp->body_len = 0;
   resp->status = status;
@@ -393,10 +394,10 @@ static void job_free(api_job *j) {
   }
   free(j->hbuf);
   free(j->hdrs);
-  free(j->body);
+  mg_free_secret(j->body, j->req.body_len);
   free(j->path);
   free(j->subject);
-  free(j->resp.body);
+  mg_free_secret(j->resp.body, j->resp.body_len);
   free(j);
 }
 
@@ -573,6 +574,8 @@ static int conn_flush(api_conn *c) {
     c->last_ns = now_ns();
   }
   if (c->woff == c->wlen) {
+    /* Sent: wipe it (responses carry decrypted plaintext). */
+    mg_memzero(c->wbuf, c->wlen);
     c->woff = c->wlen = 0;
   }
   return 0;
@@ -593,11 +596,13 @@ static int conn_pump(api_conn *c) {
         break;
       }
       if (c->woff > 0 && c->woff == c->wlen) {
+        mg_memzero(c->wbuf, c->wlen);
         c->woff = c->wlen = 0;
       }
       if (c->wlen + (size_t)n > c->wcap) {
         if (c->woff > 0) {
           memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+          mg_memzero(c->wbuf + c->wlen - c->woff, c->woff);
           c->wlen -= c->woff;
           c->woff = 0;
         }
@@ -606,11 +611,16 @@ static int conn_pump(api_conn *c) {
           while (cap < c->wlen + (size_t)n) {
             cap *= 2;
           }
-          uint8_t *nb = realloc(c->wbuf, cap);
+          /* Grown by copy so that no unwiped copy is left behind. */
+          uint8_t *nb = malloc(cap);
           if (nb == NULL) {
             conn_close(c, "out of memory");
             return -1;
           }
+          if (c->wlen > 0) {
+            memcpy(nb, c->wbuf, c->wlen);
+          }
+          mg_free_secret(c->wbuf, c->wcap);
           c->wbuf = nb;
           c->wcap = cap;
         }
@@ -1124,7 +1134,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
   if (len > s->o.max_body - st->body_len ||
       len > s->o.max_total_body - s->body_bytes) {
     bool too_large = len > s->o.max_body - st->body_len;
-    free(st->body);
+    mg_free_secret(st->body, st->body_len);
     st->body = NULL;
     st->body_len = st->body_cap = 0;
     s->body_bytes -= st->body_counted;
@@ -1148,10 +1158,16 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
     if (cap > s->o.max_body) {
       cap = s->o.max_body;
     }
-    uint8_t *nb = realloc(st->body, cap);
+    /* Grown by copy: request bodies carry plaintext, no unwiped copy is
+     * left behind. */
+    uint8_t *nb = malloc(cap);
     if (nb == NULL) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
+    if (st->body_len > 0) {
+      memcpy(nb, st->body, st->body_len);
+    }
+    mg_free_secret(st->body, st->body_len);
     st->body = nb;
     st->body_cap = cap;
   }
@@ -1236,8 +1252,8 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f,
 
 static void stream_free(api_stream *st) {
   free(st->hbuf);
-  free(st->body);
-  free(st->resp.body);
+  mg_free_secret(st->body, st->body_len);
+  mg_free_secret(st->resp.body, st->resp.body_len);
   free(st);
 }
 
@@ -1299,7 +1315,7 @@ static void conn_free(api_conn *c) {
   if (c->fd >= 0) {
     close(c->fd);
   }
-  free(c->wbuf);
+  mg_free_secret(c->wbuf, c->wcap);
   free(c->subject);
   free(c);
 }
