@@ -97,7 +97,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -184,7 +183,11 @@ static double pct(const double *v, size_t n, double p) {
   if (n == 0) {
     return 0.0;
   }
-  size_t k = (size_t)ceil(p * (double)n);
+  double r = p * (double)n;
+  size_t k = (size_t)r;
+  if ((double)k < r) {
+    k++; /* ceil without libm */
+  }
   if (k < 1) {
     k = 1;
   }
