@@ -860,6 +860,64 @@ START_TEST(test_sealed) {
 }
 END_TEST
 
+/* Record nonces (kv_lmdb.c: a random prefix per process and a counter)
+ * never repeat: 200 records of the same plaintext, each nonce distinct,
+ * and a forked child's records (its own store) share no nonce prefix with
+ * the parent's. */
+static void nonce_of(mg_kv *kv, const char *key, uint8_t out[24]) {
+  get_arg g = {MG_KV_GROUPS, key, NULL, 0};
+  ck_assert_int_eq(mg_kv_read(kv, get_fn, &g), 0);
+  ck_assert_uint_ge(g.val_len, 9 + 24);
+  memcpy(out, g.val + 9, 24); /* format, version, nonce */
+  free(g.val);
+}
+
+START_TEST(test_sealed_nonces_unique) {
+  mg_kv *kv = open_store(1);
+  static uint8_t nonces[200][24];
+  uint8_t pt[16] = {1, 2, 3};
+  char key[16];
+  int fds[2];
+  pid_t pid;
+  int status = 0;
+  for (int i = 0; i < 200; i++) {
+    snprintf(key, sizeof(key), "n%03d", i);
+    sealed_arg a = {MG_KV_GROUPS, key, 1, pt, sizeof(pt)};
+    ck_assert_int_eq(mg_kv_write(kv, put_sealed_fn, &a), 0);
+    nonce_of(kv, key, nonces[i]);
+    for (int j = 0; j < i; j++) {
+      ck_assert_int_ne(memcmp(nonces[i], nonces[j], 24), 0);
+    }
+  }
+  mg_kv_close(kv);
+  /* A child seals into a store of its own and sends back its nonce. */
+  ck_assert_int_eq(pipe(fds), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    uint8_t n[24] = {0};
+    char dir[sizeof(root) + 16];
+    mg_kv_options o = opts(1);
+    mg_kv *ckv = NULL;
+    sealed_arg a = {MG_KV_GROUPS, "child", 1, pt, sizeof(pt)};
+    path_in_root(dir, sizeof(dir), "child");
+    o.dir = dir;
+    if (mg_kv_open(&ckv, &o) == 0 && mg_kv_write(ckv, put_sealed_fn, &a) == 0) {
+      nonce_of(ckv, "child", n);
+    }
+    mg_kv_close(ckv);
+    _exit(write(fds[1], n, sizeof(n)) == (ssize_t)sizeof(n) ? 0 : 1);
+  }
+  close(fds[1]);
+  uint8_t child[24];
+  ck_assert_int_eq(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+  close(fds[0]);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_ne(memcmp(child, nonces[0], 16), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------- map growth */
 
 typedef struct {
@@ -1333,6 +1391,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_sealed);
+  tcase_add_test(tc, test_sealed_nonces_unique);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("growth");
