@@ -292,9 +292,23 @@ void api_json(api_call *c, int status, json_t *j) {
     api_problem(c, 500, "internal", "out of memory");
     return;
   }
-  n = json_dumpb(j, NULL, 0, JSON_COMPACT);
-  buf = n > 0 ? malloc(n + 1) : NULL;
-  if (buf == NULL || json_dumpb(j, buf, n, JSON_COMPACT) != n) {
+  /* One serialization into a guess; a second only when it was too small
+   * (json_dumpb returns the size it needs). */
+  {
+    size_t cap = 4096;
+    buf = malloc(cap);
+    n = buf != NULL ? json_dumpb(j, buf, cap - 1, JSON_COMPACT) : 0;
+    if (buf != NULL && n >= cap - 1) {
+      char *big = malloc(n + 1);
+      free(buf);
+      buf = big;
+      if (buf != NULL && json_dumpb(j, buf, n, JSON_COMPACT) != n) {
+        free(buf);
+        buf = NULL;
+      }
+    }
+  }
+  if (buf == NULL || n == 0) {
     free(buf);
     json_decref(j);
     api_problem(c, 500, "internal", "out of memory");
@@ -326,16 +340,185 @@ void api_empty(api_call *c, int status) {
   c->resp->body_len = 0;
 }
 
-json_t *api_b64(const uint8_t *p, size_t n) {
+static json_t *b64_string(const uint8_t *p, size_t n, int secret) {
   char *s = malloc(MG_BASE64_ENCODED_LEN(n) + 1);
   json_t *j;
   if (s == NULL) {
     return NULL;
   }
-  mg_base64_encode(s, p, n);
+  if (secret) {
+    mg_base64_encode(s, p, n);
+  } else {
+    mg_base64_encode_public(s, p, n);
+  }
   j = json_stringn(s, MG_BASE64_ENCODED_LEN(n));
-  free(s);
+  mg_free_secret(s, MG_BASE64_ENCODED_LEN(n) + 1);
   return j;
+}
+
+json_t *api_b64(const uint8_t *p, size_t n) { return b64_string(p, n, 0); }
+
+json_t *api_b64_secret(const uint8_t *p, size_t n) {
+  return b64_string(p, n, 1);
+}
+
+/* ------------------------------------------------- hand-written bodies */
+
+int api_out_init(api_out *o, size_t cap) {
+  o->len = 0;
+  o->cap = cap;
+  o->failed = 0;
+  o->p = malloc(cap);
+  if (o->p == NULL) {
+    o->failed = 1;
+    return -1;
+  }
+  return 0;
+}
+
+static void out_need(api_out *o, size_t n) {
+  char *q;
+  size_t cap;
+  if (o->failed || o->cap - o->len >= n) {
+    return;
+  }
+  cap = o->cap * 2 + n;
+  q = malloc(cap);
+  if (q == NULL) {
+    o->failed = 1;
+    return;
+  }
+  memcpy(q, o->p, o->len);
+  mg_free_secret(o->p, o->cap); /* may hold plaintext */
+  o->p = q;
+  o->cap = cap;
+}
+
+void api_out_str(api_out *o, const char *lit) {
+  size_t n = strlen(lit);
+  out_need(o, n);
+  if (!o->failed) {
+    memcpy(o->p + o->len, lit, n);
+    o->len += n;
+  }
+}
+
+void api_out_u64(api_out *o, uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+  api_out_str(o, buf);
+}
+
+void api_out_b64(api_out *o, const uint8_t *p, size_t n, int secret) {
+  size_t m = MG_BASE64_ENCODED_LEN(n);
+  out_need(o, m + 1);
+  if (o->failed) {
+    return;
+  }
+  if (secret) {
+    mg_base64_encode(o->p + o->len, p, n);
+  } else {
+    mg_base64_encode_public(o->p + o->len, p, n);
+  }
+  o->len += m;
+}
+
+void api_out_hex(api_out *o, const uint8_t *p, size_t n) {
+  out_need(o, 2 * n + 1);
+  if (!o->failed) {
+    mg_hex_encode(o->p + o->len, p, n);
+    o->len += 2 * n;
+  }
+}
+
+void api_out_send(api_call *c, int status, api_out *o) {
+  if (o->failed) {
+    mg_free_secret(o->p, o->cap);
+    o->p = NULL;
+    api_problem(c, 500, "internal", "out of memory");
+    return;
+  }
+  api_out_str(o, "\n");
+  mg_free_secret(c->resp->body, c->resp->body_len);
+  c->resp->status = status;
+  c->resp->content_type = "application/json";
+  c->resp->body = (uint8_t *)o->p;
+  c->resp->body_len = o->len;
+  o->p = NULL;
+}
+
+/* api_body_b64_only recognizes the body {"KEY":"<base64>"} exactly
+ * (whitespace allowed between tokens) and decodes it without building a
+ * JSON tree: 1 done (|out| filled), 0 not that form (the caller parses it
+ * with jansson, which decides), -1 a problem was answered.  A base64 string
+ * has no escapes, so a string that needs any is not matched here. */
+int api_body_b64_only(api_call *c, const char *key, int secret,
+                      mls_bytes *out) {
+  const char *p = (const char *)c->req->body;
+  const char *end = p + c->req->body_len;
+  size_t kl = strlen(key);
+  const char *v, *ve;
+  size_t cap;
+#define SKIP_WS()                                                   \
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) \
+  p++
+  out->data = NULL;
+  out->len = 0;
+  SKIP_WS();
+  if (p >= end || *p++ != '{') {
+    return 0;
+  }
+  SKIP_WS();
+  if ((size_t)(end - p) < kl + 2 || p[0] != '"' ||
+      memcmp(p + 1, key, kl) != 0 || p[kl + 1] != '"') {
+    return 0;
+  }
+  p += kl + 2;
+  SKIP_WS();
+  if (p >= end || *p++ != ':') {
+    return 0;
+  }
+  SKIP_WS();
+  if (p >= end || *p++ != '"') {
+    return 0;
+  }
+  v = p;
+  while (p < end && *p != '"' && *p != '\\') {
+    p++;
+  }
+  if (p >= end || *p != '"') {
+    return 0;
+  }
+  ve = p++;
+  SKIP_WS();
+  if (p >= end || *p++ != '}') {
+    return 0;
+  }
+  SKIP_WS();
+  if (p != end) {
+    return 0;
+  }
+#undef SKIP_WS
+  cap = MG_BASE64_DECODED_MAX((size_t)(ve - v));
+  out->data = malloc(cap > 0 ? cap : 1);
+  if (out->data == NULL) {
+    api_problem(c, 503, "overloaded", "out of memory");
+    return -1;
+  }
+  if ((secret ? mg_base64_decode(out->data, cap, &out->len, v,
+                                 (size_t)(ve - v))
+              : mg_base64_decode_public(out->data, cap, &out->len, v,
+                                        (size_t)(ve - v))) < 0) {
+    char detail[160];
+    free(out->data);
+    out->data = NULL;
+    out->len = 0;
+    snprintf(detail, sizeof(detail), "field \"%s\" is not standard base64",
+             key);
+    api_problem(c, 400, "invalid_base64", detail);
+    return -1;
+  }
+  return 1;
 }
 
 json_t *api_hex(const uint8_t *p, size_t n) {
@@ -423,7 +606,8 @@ int api_get_bool(api_call *c, const char *key, int *out) {
   return 0;
 }
 
-int api_get_b64(api_call *c, const char *key, int required, mls_bytes *out) {
+int api_get_b64(api_call *c, const char *key, int required, int secret,
+                mls_bytes *out) {
   json_t *v = json_object_get(c->body, key);
   const char *s;
   size_t n, cap;
@@ -444,7 +628,8 @@ int api_get_b64(api_call *c, const char *key, int required, mls_bytes *out) {
     api_problem(c, 503, "overloaded", "out of memory");
     return -1;
   }
-  rc = mg_base64_decode(out->data, cap, &out->len, s, n);
+  rc = secret ? mg_base64_decode(out->data, cap, &out->len, s, n)
+              : mg_base64_decode_public(out->data, cap, &out->len, s, n);
   if (rc < 0) {
     char detail[160];
     free(out->data);

@@ -113,14 +113,37 @@ int api_get_uint(api_call *c, const char *key, int required, uint64_t max,
                  uint64_t *out);
 int api_get_bool(api_call *c, const char *key, int *out);
 /* Decodes a base64 field into |out| (owned; empty when absent and not
- * required; |secret|: wiped on cleanup by the caller). */
-int api_get_b64(api_call *c, const char *key, int required, mls_bytes *out);
+ * required).  |secret|: the constant-time decoder (plaintext), else the
+ * table one (public data); the caller wipes secrets on cleanup. */
+int api_get_b64(api_call *c, const char *key, int required, int secret,
+                mls_bytes *out);
+/* The body {"KEY":"<base64>"} without a JSON tree: 1 decoded, 0 another
+ * form (parse it with api_body_object), -1 answered. */
+int api_body_b64_only(api_call *c, const char *key, int secret,
+                      mls_bytes *out);
 /* Query parameter |name| as an unsigned decimal; |*present| 0 if absent. */
 int api_query_uint(api_call *c, const char *name, int *present,
                    uint64_t *out);
 
-/* ---- JSON values */
+/* ---- JSON values: api_b64 for public data, api_b64_secret (the
+ * constant-time encoder) for plaintext. */
 json_t *api_b64(const uint8_t *p, size_t n);
+json_t *api_b64_secret(const uint8_t *p, size_t n);
+
+/* ---- hand-written JSON bodies for the hot routes (encrypt, decrypt):
+ * numbers, base64 and hex need no escaping.  The buffer is wiped when it
+ * grows (it may hold plaintext); api_out_send hands it to the response. */
+typedef struct api_out {
+  char *p;
+  size_t len, cap;
+  int failed;
+} api_out;
+int api_out_init(api_out *o, size_t cap);
+void api_out_str(api_out *o, const char *lit);
+void api_out_u64(api_out *o, uint64_t v);
+void api_out_b64(api_out *o, const uint8_t *p, size_t n, int secret);
+void api_out_hex(api_out *o, const uint8_t *p, size_t n);
+void api_out_send(api_call *c, int status, api_out *o);
 json_t *api_hex(const uint8_t *p, size_t n);
 
 /* ---- handlers (h_*.c) */

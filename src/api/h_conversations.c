@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/base64.h"
 #include "common/secmem.h"
 #include "mls/constants.h"
 
@@ -39,7 +40,7 @@ void api_h_conv_open(api_call *c) {
   if (api_body_object(c) < 0 ||
       api_get_string(c, "identity", 1, &identity) < 0 ||
       api_get_string(c, "conversation_id", 0, &conv_id) < 0 ||
-      api_get_b64(c, "peer_key_package", 1, &kp) < 0) {
+      api_get_b64(c, "peer_key_package", 1, 0, &kp) < 0) {
     return;
   }
   if (!mg_ks_name_valid(identity)) {
@@ -78,10 +79,10 @@ void api_h_conv_join(api_call *c) {
   int rc;
   if (api_body_object(c) < 0 ||
       api_get_string(c, "identity", 1, &identity) < 0 ||
-      api_get_b64(c, "welcome", 1, &welcome) < 0) {
+      api_get_b64(c, "welcome", 1, 0, &welcome) < 0) {
     return;
   }
-  if (api_get_b64(c, "ratchet_tree", 0, &tree) < 0) {
+  if (api_get_b64(c, "ratchet_tree", 0, 0, &tree) < 0) {
     bytes_free(&welcome, 0);
     return;
   }
@@ -150,18 +151,30 @@ void api_h_conv_get(api_call *c) {
 void api_h_conv_encrypt(api_call *c) {
   mls_bytes pt = {NULL, 0}, aad = {NULL, 0};
   mg_encrypted e;
+  api_out o;
   int rc;
-  if (conv_param(c) < 0 || api_body_object(c) < 0 ||
-      api_get_b64(c, "plaintext", 1, &pt) < 0) {
+  if (conv_param(c) < 0) {
     return;
   }
-  if (api_get_b64(c, "authenticated_data", 0, &aad) < 0) {
-    bytes_free(&pt, 1);
+  /* The common body {"plaintext": "..."} is read without a JSON tree (no
+   * copy of the plaintext's base64 in jansson's strings). */
+  rc = api_body_b64_only(c, "plaintext", 1, &pt);
+  if (rc < 0) {
     return;
   }
-  /* The parsed body holds the plaintext's base64: release it now. */
-  json_decref(c->body);
-  c->body = NULL;
+  if (rc == 0) {
+    if (api_body_object(c) < 0 ||
+        api_get_b64(c, "plaintext", 1, 1, &pt) < 0) {
+      return;
+    }
+    if (api_get_b64(c, "authenticated_data", 0, 0, &aad) < 0) {
+      bytes_free(&pt, 1);
+      return;
+    }
+    /* The parsed body holds the plaintext's base64: release it now. */
+    json_decref(c->body);
+    c->body = NULL;
+  }
   memset(&e, 0, sizeof(e));
   rc = mg_session_encrypt(c->api->sess, &c->ctx, c->params[0], pt.data,
                           pt.len, aad.data, aad.len, &e);
@@ -171,13 +184,20 @@ void api_h_conv_encrypt(api_call *c) {
     api_error(c, rc, "encrypt");
     return;
   }
-  api_json(c, 200,
-           json_pack("{s:o, s:I, s:I, s:o, s:o}", "message",
-                     api_b64(e.message.data, e.message.len), "epoch",
-                     (json_int_t)e.epoch, "generation",
-                     (json_int_t)e.generation, "signature_key_id",
-                     api_hex(e.signature_key_id, MG_KS_KEY_ID_LEN),
-                     "content_hmac", api_hex(e.content_hmac, 32)));
+  if (api_out_init(&o, MG_BASE64_ENCODED_LEN(e.message.len) + 256) == 0) {
+    api_out_str(&o, "{\"message\":\"");
+    api_out_b64(&o, e.message.data, e.message.len, 0);
+    api_out_str(&o, "\",\"epoch\":");
+    api_out_u64(&o, e.epoch);
+    api_out_str(&o, ",\"generation\":");
+    api_out_u64(&o, e.generation);
+    api_out_str(&o, ",\"signature_key_id\":\"");
+    api_out_hex(&o, e.signature_key_id, MG_KS_KEY_ID_LEN);
+    api_out_str(&o, "\",\"content_hmac\":\"");
+    api_out_hex(&o, e.content_hmac, 32);
+    api_out_str(&o, "\"}");
+  }
+  api_out_send(c, 200, &o);
   mg_encrypted_cleanup(&e);
 }
 
@@ -185,10 +205,17 @@ void api_h_conv_decrypt(api_call *c) {
   mls_bytes msg = {NULL, 0};
   mg_decrypted d;
   const char *type;
-  json_t *j;
+  api_out o;
   int rc;
-  if (conv_param(c) < 0 || api_body_object(c) < 0 ||
-      api_get_b64(c, "message", 1, &msg) < 0) {
+  if (conv_param(c) < 0) {
+    return;
+  }
+  rc = api_body_b64_only(c, "message", 0, &msg);
+  if (rc < 0) {
+    return;
+  }
+  if (rc == 0 && (api_body_object(c) < 0 ||
+                  api_get_b64(c, "message", 1, 0, &msg) < 0)) {
     return;
   }
   memset(&d, 0, sizeof(d));
@@ -202,19 +229,27 @@ void api_h_conv_decrypt(api_call *c) {
   type = d.content_type == MLS_CONTENT_APPLICATION ? "application"
          : d.content_type == MLS_CONTENT_COMMIT    ? "commit"
                                                    : "proposal";
-  j = json_pack("{s:s, s:I, s:I, s:I}", "type", type, "epoch",
-                (json_int_t)d.epoch, "conversation_epoch",
-                (json_int_t)d.new_epoch, "sender_leaf",
-                (json_int_t)d.sender_leaf);
-  if (j != NULL && d.content_type == MLS_CONTENT_APPLICATION) {
-    json_object_set_new(j, "plaintext",
-                        api_b64(d.plaintext.data, d.plaintext.len));
-  }
-  if (j != NULL && d.removed) {
-    json_object_set_new(j, "removed", json_true());
+  if (api_out_init(&o, MG_BASE64_ENCODED_LEN(d.plaintext.len) + 192) == 0) {
+    api_out_str(&o, "{\"type\":\"");
+    api_out_str(&o, type);
+    api_out_str(&o, "\",\"epoch\":");
+    api_out_u64(&o, d.epoch);
+    api_out_str(&o, ",\"conversation_epoch\":");
+    api_out_u64(&o, d.new_epoch);
+    api_out_str(&o, ",\"sender_leaf\":");
+    api_out_u64(&o, d.sender_leaf);
+    if (d.content_type == MLS_CONTENT_APPLICATION) {
+      api_out_str(&o, ",\"plaintext\":\"");
+      api_out_b64(&o, d.plaintext.data, d.plaintext.len, 1);
+      api_out_str(&o, "\"");
+    }
+    if (d.removed) {
+      api_out_str(&o, ",\"removed\":true");
+    }
+    api_out_str(&o, "}");
   }
   mg_decrypted_cleanup(&d);
-  api_json(c, 200, j);
+  api_out_send(c, 200, &o);
 }
 
 void api_h_conv_commit(api_call *c) {

@@ -54,36 +54,81 @@ static unsigned mg_b64_val(unsigned c) {
   return (x & ok & 0x3fu) | (ok ^ 0xffu);
 }
 
+/* Lookup tables for public data (mg_base64_encode_public/_decode_public):
+ * their memory accesses depend on the data, so they never see secrets. */
+static const char kEnc[65] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static unsigned char kDec[256];
+static int kDecReady; /* benign race: every writer writes the same bytes */
+
+static void dec_table(void) {
+  if (!kDecReady) {
+    for (unsigned c = 0; c < 256; c++) {
+      kDec[c] = (unsigned char)mg_b64_val(c);
+    }
+    __atomic_store_n(&kDecReady, 1, __ATOMIC_RELEASE);
+  }
+}
+
+/* ct: the constant-time character maps; else the tables. */
+#define B64_CHAR(x) (ct ? mg_b64_char(x) : kEnc[(x)])
+#define B64_VAL(c) (ct ? mg_b64_val(c) : (unsigned)kDec[(c)])
+
+static void b64_encode(char *out, const uint8_t *in, size_t len, int ct);
+static int b64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
+                      const char *in, size_t in_len, int ct);
+
 void mg_base64_encode(char *out, const uint8_t *in, size_t len) {
+  b64_encode(out, in, len, 1);
+}
+
+void mg_base64_encode_public(char *out, const uint8_t *in, size_t len) {
+  b64_encode(out, in, len, 0);
+}
+
+int mg_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
+                     const char *in, size_t in_len) {
+  return b64_decode(out, out_cap, out_len, in, in_len, 1);
+}
+
+int mg_base64_decode_public(uint8_t *out, size_t out_cap, size_t *out_len,
+                            const char *in, size_t in_len) {
+  if (!__atomic_load_n(&kDecReady, __ATOMIC_ACQUIRE)) {
+    dec_table();
+  }
+  return b64_decode(out, out_cap, out_len, in, in_len, 0);
+}
+
+static void b64_encode(char *out, const uint8_t *in, size_t len, int ct) {
   size_t i = 0;
   size_t o = 0;
   while (len - i >= 3) {
     unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8) |
                  (unsigned)in[i + 2];
-    out[o++] = mg_b64_char((v >> 18) & 0x3f);
-    out[o++] = mg_b64_char((v >> 12) & 0x3f);
-    out[o++] = mg_b64_char((v >> 6) & 0x3f);
-    out[o++] = mg_b64_char(v & 0x3f);
+    out[o++] = B64_CHAR((v >> 18) & 0x3f);
+    out[o++] = B64_CHAR((v >> 12) & 0x3f);
+    out[o++] = B64_CHAR((v >> 6) & 0x3f);
+    out[o++] = B64_CHAR(v & 0x3f);
     i += 3;
   }
   if (len - i == 1) {
     unsigned v = (unsigned)in[i] << 16;
-    out[o++] = mg_b64_char((v >> 18) & 0x3f);
-    out[o++] = mg_b64_char((v >> 12) & 0x3f);
+    out[o++] = B64_CHAR((v >> 18) & 0x3f);
+    out[o++] = B64_CHAR((v >> 12) & 0x3f);
     out[o++] = '=';
     out[o++] = '=';
   } else if (len - i == 2) {
     unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8);
-    out[o++] = mg_b64_char((v >> 18) & 0x3f);
-    out[o++] = mg_b64_char((v >> 12) & 0x3f);
-    out[o++] = mg_b64_char((v >> 6) & 0x3f);
+    out[o++] = B64_CHAR((v >> 18) & 0x3f);
+    out[o++] = B64_CHAR((v >> 12) & 0x3f);
+    out[o++] = B64_CHAR((v >> 6) & 0x3f);
     out[o++] = '=';
   }
   out[o] = '\0';
 }
 
-int mg_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
-                     const char *in, size_t in_len) {
+static int b64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
+                      const char *in, size_t in_len, int ct) {
   size_t pad = 0;
   size_t need;
   size_t o = 0;
@@ -112,15 +157,15 @@ int mg_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
     return MG_ERR_BUFFER_TOO_SMALL;
   }
   for (size_t i = 0; i < in_len; i += 4) {
-    unsigned a = mg_b64_val((unsigned char)in[i]);
-    unsigned b = mg_b64_val((unsigned char)in[i + 1]);
+    unsigned a = B64_VAL((unsigned char)in[i]);
+    unsigned b = B64_VAL((unsigned char)in[i + 1]);
     unsigned c;
     unsigned d;
     unsigned v;
     int last = i + 4 == in_len;
     /* '=' is allowed only as the last one or two characters. */
-    c = (last && pad == 2) ? 0u : mg_b64_val((unsigned char)in[i + 2]);
-    d = (last && pad >= 1) ? 0u : mg_b64_val((unsigned char)in[i + 3]);
+    c = (last && pad == 2) ? 0u : B64_VAL((unsigned char)in[i + 2]);
+    d = (last && pad >= 1) ? 0u : B64_VAL((unsigned char)in[i + 3]);
     bad |= (a | b | c | d) & 0x80u;
     v = ((a & 0x3fu) << 18) | ((b & 0x3fu) << 12) | ((c & 0x3fu) << 6) |
         (d & 0x3fu);

@@ -39,4 +39,12 @@ void mg_base64_encode(char *out, const uint8_t *in, size_t len);
 MG_MUST_USE int mg_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
                                  const char *in, size_t in_len);
 
+/* The same for PUBLIC data only (MLS messages, key packages, hashes):
+ * table lookups, several times faster, but their memory accesses depend on
+ * the data.  Never for plaintext or keys. */
+void mg_base64_encode_public(char *out, const uint8_t *in, size_t len);
+MG_MUST_USE int mg_base64_decode_public(uint8_t *out, size_t out_cap,
+                                        size_t *out_len, const char *in,
+                                        size_t in_len);
+
 #endif
