@@ -118,6 +118,8 @@ static const char *level_name(mg_log_level lvl) {
     return "info";
   case MG_LOG_WARN:
     return "warn";
+  case MG_LOG_NOTICE:
+    return "notice";
   case MG_LOG_ERROR:
     return "error";
   }

@@ -12,7 +12,10 @@ typedef enum mg_log_level {
   MG_LOG_DEBUG = 0,
   MG_LOG_INFO = 1,
   MG_LOG_WARN = 2,
-  MG_LOG_ERROR = 3
+  MG_LOG_ERROR = 3,
+  /* Lifecycle lines (listening, shutdown, stopped): never filtered, so
+   * that a daemon run with --log-level warn still says where it listens. */
+  MG_LOG_NOTICE = 4
 } mg_log_level;
 
 /* mg_log_set_level drops lines below |lvl| (default info); mg_log_set_fd

@@ -1919,7 +1919,7 @@ static void begin_shutdown(mg_http_server *s) {
     s->lfd = -1;
     s->listening = false;
   }
-  mg_log(MG_LOG_INFO, "shutdown", "address", s->addr, "phase", "draining",
+  mg_log(MG_LOG_NOTICE, "shutdown", "address", s->addr, "phase", "draining",
          (char *)NULL);
   for (api_conn *c = s->conns, *next; c != NULL; c = next) {
     next = c->next;
@@ -1962,7 +1962,7 @@ int mg_http_server_run(mg_http_server *s) {
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
 
-  mg_log(MG_LOG_INFO, "listening", "address", s->addr, "tls",
+  mg_log(MG_LOG_NOTICE, "listening", "address", s->addr, "tls",
          s->ssl_ctx != NULL ? "on" : "off", "client_auth",
          s->ca_copy != NULL ? "on" : "off", (char *)NULL);
   struct epoll_event evs[64];
@@ -2023,7 +2023,7 @@ int mg_http_server_run(mg_http_server *s) {
     conn_close(s->conns, "shutdown");
   }
   free_dead(s);
-  mg_log(MG_LOG_INFO, "shutdown", "address", s->addr, "phase", "done",
+  mg_log(MG_LOG_NOTICE, "shutdown", "address", s->addr, "phase", "done",
          (char *)NULL);
 
   struct timespec zero = {0, 0};

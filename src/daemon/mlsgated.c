@@ -467,7 +467,7 @@ out:
   mg_ks_close(ks);
   json_decref(config);
   if (status == 0) {
-    mg_log(MG_LOG_INFO, "stopped", (char *)NULL);
+    mg_log(MG_LOG_NOTICE, "stopped", (char *)NULL);
   }
   return status;
 }
