@@ -430,6 +430,13 @@ case "$vk" in
   *) fail "init printed no audit verifier key: $vk" ;;
 esac
 A="--store $tmp/audit --kek $tmp/kek-audit"
+# audit key prints the same verifier key again.
+run 0 $A audit key
+[ "$(cat "$tmp/out")" = "$vk" ] || fail "audit key printed $(cat "$tmp/out"), init $vk"
+run 0 $A --json audit key
+[ "$(json_get 'd["audit_verifier_key"]' <"$tmp/out")" = "$vk" ] ||
+  [ "$(json_get 'd["audit_verifier_key"]' <"$tmp/out")" = SKIP ] ||
+  fail "audit key --json"
 run 0 $A identity create shop --suite 1
 run 0 $A audit checkpoint
 cp "$tmp/out" "$tmp/cp1"

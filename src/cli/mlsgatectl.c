@@ -1029,6 +1029,35 @@ static int cmd_kp_stats(const ctl_env *env, int argc, char **argv) {
 
 /* -------------------------------------------------------------- audit */
 
+/* audit key: the verifier key auditors need (printed by init, again here;
+ * public, read-only). */
+static int cmd_audit_key(const ctl_env *env, int argc, char **argv) {
+  const char *pos[1];
+  size_t npos;
+  mg_keystore *ks = NULL;
+  char *vk = NULL;
+  int rc, status = 1;
+  const char *cmd = "audit key";
+  if (ctl_parse(cmd, argc, argv, NULL, 0, NULL, pos, 0, &npos) < 0) {
+    return CTL_USAGE;
+  }
+  if (ctl_open(cmd, env, &ks) != 0) {
+    return 1;
+  }
+  rc = mg_ks_audit_verifier(ks, &vk);
+  if (rc < 0) {
+    ctl_err(cmd, "cannot derive the audit verifier key", rc);
+  } else if (env->json) {
+    status = ctl_print_json(json_pack("{s:s}", "audit_verifier_key", vk));
+  } else {
+    printf("%s\n", vk);
+    status = 0;
+  }
+  free(vk);
+  mg_ks_close(ks);
+  return status;
+}
+
 static int cmd_audit_checkpoint(const ctl_env *env, int argc, char **argv) {
   const char *pos[1];
   size_t npos;
@@ -1774,6 +1803,8 @@ static const ctl_command commands[] = {
      "new KeyPackages (prints their refs)"},
     {"keypackages", "stats", NULL, cmd_kp_stats, "keypackages stats NAME",
      "unused, valid and last-resort KeyPackages"},
+    {"audit", "key", NULL, cmd_audit_key, "audit key",
+     "print the audit verifier key (for audit verify --key)"},
     {"audit", "checkpoint", NULL, cmd_audit_checkpoint, "audit checkpoint",
      "sign a checkpoint of the audit log (C2SP signed note)"},
     {"audit", "export", NULL, cmd_audit_export, "audit export --out FILE",
