@@ -33,7 +33,9 @@
  *
  *   bench/session [--seconds S] [--convs N] [--only T | --only-decrypt T]
  *   (--only T, --only-decrypt T: just that figure with T threads, with
- *   the transactions' time, for profiling)
+ *   the transactions' time, and the process's CPU time (user + system,
+ *   getrusage) and context switches (voluntary + involuntary) per
+ *   operation: steadier than ops/s on a shared machine; for profiling)
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "config.h"
@@ -44,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,6 +307,7 @@ static int cmp_double(const void *x, const void *y) {
 
 typedef struct enc_result {
   double rate, p50_ms, p99_ms, ops_per_txn, txn_ms, busy;
+  double cpu_us, csw; /* the process's CPU time and context switches per op */
 } enc_result;
 
 static enc_result run_encrypt(int nthreads, int decrypt) {
@@ -315,7 +319,9 @@ static enc_result run_encrypt(int nthreads, int decrypt) {
   if (th == NULL || args == NULL) {
     die("calloc", MG_ERR_NOMEM);
   }
+  struct rusage ru0, ru1;
   mg_session_get_stats(sess, &s0);
+  (void)getrusage(RUSAGE_SELF, &ru0);
   double t0 = bench_now_sec();
   for (int t = 0; t < nthreads; t++) {
     args[t].t = t;
@@ -337,6 +343,7 @@ static enc_result run_encrypt(int nthreads, int decrypt) {
     nl += args[t].num_lat;
   }
   double wall = bench_now_sec() - t0;
+  (void)getrusage(RUSAGE_SELF, &ru1);
   mg_session_get_stats(sess, &s1);
   double *all = calloc(nl ? nl : 1, sizeof(double));
   if (all == NULL) {
@@ -350,6 +357,17 @@ static enc_result run_encrypt(int nthreads, int decrypt) {
   }
   qsort(all, nl, sizeof(double), cmp_double);
   res.rate = (double)ops / wall;
+  if (ops > 0) {
+    double cpu =
+        (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+        (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+        (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+        (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double sw = (double)(ru1.ru_nvcsw - ru0.ru_nvcsw) +
+                (double)(ru1.ru_nivcsw - ru0.ru_nivcsw);
+    res.cpu_us = cpu * 1e6 / (double)ops;
+    res.csw = sw / (double)ops;
+  }
   if (nl > 0) {
     res.p50_ms = all[nl / 2] * 1e3;
     res.p99_ms = all[(nl * 99) / 100] * 1e3;
@@ -563,10 +581,10 @@ int main(int argc, char **argv) {
     enc_result e = run_encrypt(only, only_decrypt);
     printf("mg_session_%s T=%d: %.0f ops/s, p50 %.2f ms, p99 %.2f ms, "
            "%.1f ops/txn, %.2f ms/txn, committer in a transaction %.0f%% of "
-           "the time\n",
+           "the time, CPU %.0f us/op, %.1f context switches/op\n",
            only_decrypt ? "decrypt" : "encrypt", only, e.rate, e.p50_ms,
-           e.p99_ms, e.ops_per_txn, e.txn_ms,
-           100.0 * e.busy);
+           e.p99_ms, e.ops_per_txn, e.txn_ms, 100.0 * e.busy, e.cpu_us,
+           e.csw);
     mg_session_free(sess);
     mls_group_free(solo);
     mg_ks_close(ks);
