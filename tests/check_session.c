@@ -515,6 +515,11 @@ START_TEST(test_lifecycle) {
     /* the replays we refused */
     ck_assert_uint_eq(
         audit_count(l, "message.decrypt", mg_err_name(MG_ERR_GENERATION)), 3);
+    /* One entry per operation: the saves of open, decrypt and commit are
+     * recorded by the operation's own entry, not by a "group.save". */
+    ck_assert_uint_eq(audit_count(l, "group.save", NULL), 0);
+    ck_assert_uint_eq(audit_count(l, "identity.rotate", "ok"), 1);
+    ck_assert_uint_eq(l->n, 1 + 5 + 4 + 2 + 3 + 1);
     free(l);
   }
 
@@ -615,6 +620,7 @@ START_TEST(test_join) {
     audit_list *l = audit_since(a0);
     ck_assert_uint_eq(audit_count(l, "conversation.join", "ok"), 1);
     ck_assert_uint_eq(audit_count(l, "keypackage.take", "ok"), 1);
+    ck_assert_uint_eq(audit_count(l, "group.save", NULL), 0);
     free(l);
   }
   /* The KeyPackage is used up: a second join finds none of ours. */

@@ -98,16 +98,20 @@ static int audit_group(mg_keystore *ks, mg_kv_txn *txn, const mg_ks_ctx *ctx,
   return mg_ks_audit_append(ks, txn, ctx, &a, NULL);
 }
 
-int mg_ks_group_save(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
-                     const char *conv_id, uint64_t expected_epoch,
-                     uint64_t new_epoch, const uint8_t *state,
-                     size_t state_len) {
+/* group_store is mg_ks_group_save; |action| names its audit entry (|ks|
+ * and |ctx| then non-NULL), or is NULL for none (mg_ks_group_put: the
+ * caller appends the operation's own entry). */
+static int group_store(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
+                       const char *conv_id, uint64_t expected_epoch,
+                       uint64_t new_epoch, const uint8_t *state,
+                       size_t state_len, const char *action) {
   uint64_t cur = 0;
   uint8_t *rec = NULL;
   size_t rec_len = 0;
   int rc;
 
-  MG_ENSURE(ks != NULL && txn != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(txn != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(action == NULL || (ks != NULL && ctx != NULL), MG_ERR_INVALID_ARG);
   MG_ENSURE(state != NULL && state_len > 0, MG_ERR_INVALID_ARG);
   MG_ENSURE(mg_ks_conv_id_valid(conv_id), MG_ERR_INVALID_ARG);
   MG_ENSURE(new_epoch != MG_KS_EPOCH_NONE, MG_ERR_INVALID_ARG);
@@ -139,10 +143,29 @@ int mg_ks_group_save(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
   MG_CHECK(mg_kv_put_sealed(
       txn, MG_KV_GROUPS, (const uint8_t *)conv_id, strlen(conv_id), new_epoch,
       rec, rec_len, expected_epoch == MG_KS_EPOCH_NONE ? MG_KV_PUT_INSERT : 0));
-  MG_CHECK(audit_group(ks, txn, ctx, "group.save", conv_id));
+  if (action != NULL) {
+    MG_CHECK(audit_group(ks, txn, ctx, action, conv_id));
+  }
+  rc = 0;
 out:
   mg_free_secret(rec, rec_len);
   return rc;
+}
+
+int mg_ks_group_save(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
+                     const char *conv_id, uint64_t expected_epoch,
+                     uint64_t new_epoch, const uint8_t *state,
+                     size_t state_len) {
+  MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
+  return group_store(ks, txn, ctx, conv_id, expected_epoch, new_epoch, state,
+                     state_len, "group.save");
+}
+
+int mg_ks_group_put(mg_ks_txn *txn, const char *conv_id,
+                    uint64_t expected_epoch, uint64_t new_epoch,
+                    const uint8_t *state, size_t state_len) {
+  return group_store(NULL, txn, NULL, conv_id, expected_epoch, new_epoch,
+                     state, state_len, NULL);
 }
 
 int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,

@@ -295,6 +295,16 @@ MG_MUST_USE int mg_ks_group_save(mg_keystore *ks, mg_ks_txn *txn,
                                  uint64_t expected_epoch, uint64_t new_epoch,
                                  const uint8_t *state, size_t state_len);
 
+/* mg_ks_group_put is mg_ks_group_save (same checks, same compare-and-swap,
+ * same errors) without the "group.save" audit entry: for a caller that
+ * appends its operation's own audit entry (e.g. "message.decrypt") in the
+ * same |txn|, so that every operation still has exactly one entry and the
+ * save commits or rolls back with it.  A caller that writes no entry of
+ * its own uses mg_ks_group_save. */
+MG_MUST_USE int mg_ks_group_put(mg_ks_txn *txn, const char *conv_id,
+                                uint64_t expected_epoch, uint64_t new_epoch,
+                                const uint8_t *state, size_t state_len);
+
 /* mg_ks_group_delete deletes the group state of |conv_id| and its lease.
  * Audited as "group.delete".  Errors: MG_ERR_INVALID_ARG,
  * MG_ERR_NOT_FOUND, store errors. */

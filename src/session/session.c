@@ -543,8 +543,10 @@ static int save_fn(mg_ks_txn *txn, void *arg) {
   if (a->del) {
     MG_GUARD(mg_ks_group_delete(a->s->ks, txn, a->ctx, a->conv_id));
   } else {
-    MG_GUARD(mg_ks_group_save(a->s->ks, txn, a->ctx, a->conv_id, a->expected,
-                              a->new_epoch, a->rec, a->rec_len));
+    /* No "group.save" entry: the operation's own entry (|a->a|) below is
+     * the save's record, in the same transaction. */
+    MG_GUARD(mg_ks_group_put(txn, a->conv_id, a->expected, a->new_epoch,
+                             a->rec, a->rec_len));
   }
   return mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, a->hmac_out);
 }
@@ -816,9 +818,9 @@ static int join_fn(mg_ks_txn *txn, void *arg) {
   jp.now = a->ctx->now;
   MG_GUARD(mls_group_join(&a->g, a->suite, &jp));
   MG_GUARD(rec_encode(a->g, a->identity, a->ctx->now, &a->rec, &a->rec_len));
-  MG_GUARD(mg_ks_group_save(a->s->ks, txn, a->ctx, a->conv_id,
-                            MG_KS_EPOCH_NONE, mls_group_epoch(a->g), a->rec,
-                            a->rec_len));
+  /* Recorded by the "conversation.join" entry below (same transaction). */
+  MG_GUARD(mg_ks_group_put(txn, a->conv_id, MG_KS_EPOCH_NONE,
+                           mls_group_epoch(a->g), a->rec, a->rec_len));
   memset(&au, 0, sizeof(au));
   au.action = "conversation.join";
   au.object = a->conv_id;
