@@ -1278,6 +1278,54 @@ START_TEST(test_group_commit_isolation) {
 }
 END_TEST
 
+/* Leader path: a job submitted while no batch runs is run by the
+ * submitting thread itself (no hand-over to the committer thread), in its
+ * own transaction, with its own result; the committer still works after
+ * it (jobs queued behind a leader). */
+typedef struct leader_job {
+  pthread_t ran_on;
+  int fail;
+} leader_job;
+
+static int leader_fn(mg_ks_txn *txn, void *arg) {
+  leader_job *j = arg;
+  mg_ks_audit a;
+  j->ran_on = pthread_self();
+  memset(&a, 0, sizeof(a));
+  a.action = "test.leader";
+  a.object = "leader";
+  int rc = mg_ks_audit_append(ks, txn, &CTX, &a, NULL);
+  if (rc < 0) {
+    return rc;
+  }
+  return j->fail ? MG_ERR_CONFLICT : 0;
+}
+
+START_TEST(test_group_commit_leader) {
+  sess_committer c;
+  mg_session_stats st;
+  leader_job j;
+  uint64_t a0 = audit_size();
+  ck_assert_int_eq(sess_committer_start(&c, ks, 8), 0);
+  memset(&j, 0, sizeof(j));
+  ck_assert_int_eq(sess_run(&c, leader_fn, &j), 0);
+  ck_assert(pthread_equal(j.ran_on, pthread_self()));
+  j.fail = 1;
+  ck_assert_int_eq(sess_run(&c, leader_fn, &j), MG_ERR_CONFLICT);
+  ck_assert(pthread_equal(j.ran_on, pthread_self()));
+  memset(&st, 0, sizeof(st));
+  sess_committer_stats(&c, &st);
+  ck_assert_uint_eq(st.txns, 2);
+  ck_assert_uint_eq(st.txn_ops, 2);
+  audit_list *l = audit_since(a0);
+  ck_assert_uint_eq(l->n, 1); /* the failing job's entry rolled back */
+  ck_assert_uint_eq(audit_count(l, "test.leader", "ok"), 1);
+  free(l);
+  sess_committer_stop(&c);
+  ck_assert_int_eq(sess_run(&c, leader_fn, &j), MG_ERR_INVALID_ARG);
+}
+END_TEST
+
 /* 140 threads load 140 conversations at once after a restart (more
  * threads than LMDB's 126 reader slots, although on this machine their
  * short read transactions rarely overlap that much): every load
@@ -1372,6 +1420,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_args);
   tcase_add_test(tc, test_group_commit_isolation);
+  tcase_add_test(tc, test_group_commit_leader);
   tcase_add_loop_test(tc, test_lifecycle, 0, n);
   tcase_add_loop_test(tc, test_join, 0, n);
   tcase_add_loop_test(tc, test_errors_change_nothing, 0, quick() ? 1 : n);

@@ -1,8 +1,17 @@
 /*
- * Group commit for the session layer (session.h): one thread takes the
- * write jobs queued by concurrent operations, runs up to batch_max of them
- * in ONE write transaction of the keystore and commits it (one fsync for
- * all), then wakes every waiter with its own result.
+ * Group commit for the session layer (session.h): the write jobs of
+ * concurrent operations queue, and one runner at a time takes up to
+ * batch_max of them, runs them in ONE write transaction of the keystore
+ * and commits it (one fsync for all), then wakes every waiter with its
+ * own result.
+ *
+ * The runner is, leader/follower style, the submitting thread itself when
+ * no batch is running (it leads: no other thread is woken, no context
+ * switch -- one request at a time pays no hand-over), else the committer
+ * thread: jobs submitted while a batch runs queue, and the committer
+ * thread (woken by the leader that ends with jobs queued, or still
+ * running its own previous batch) takes them, back to back under load, so
+ * batches stay as large as before.
  *
  * One job's failure must not fail the others: when the batch transaction
  * fails because a job returned an error, that job runs again alone (its
@@ -109,13 +118,52 @@ static void run_batch(sess_committer *c, sess_job **jobs, size_t n) {
   }
 }
 
+/* One turn of whoever runs batches (the committer thread, or a leader:
+ * a submitting thread that found none running): with |c->mu| held and
+ * |c->running| set by the caller, takes up to batch_max queued jobs, runs
+ * them in one transaction without the lock, publishes every result, and
+ * clears |c->running|. */
+static void run_turn(sess_committer *c) {
+  size_t n = 0;
+  while (c->head != NULL && n < c->batch_max) {
+    sess_job *j = c->head;
+    c->head = j->next;
+    j->next = NULL;
+    c->batch[n++] = j;
+  }
+  if (c->head == NULL) {
+    c->tail = NULL;
+  }
+  pthread_mutex_unlock(&c->mu);
+  /* run_batch reorders its array; the done flags are set from a copy of
+   * the pointers taken here. */
+  sess_job *first_done = NULL;
+  for (size_t i = n; i > 0; i--) {
+    c->batch[i - 1]->next = first_done;
+    first_done = c->batch[i - 1];
+  }
+  run_batch(c, c->batch, n);
+  pthread_mutex_lock(&c->mu);
+  c->running = 0;
+  while (first_done != NULL) {
+    sess_job *j = first_done;
+    first_done = j->next;
+    j->next = NULL;
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+  }
+}
+
 static void *committer_main(void *arg) {
   sess_committer *c = arg;
   /* For top -H, perf and debuggers; failure is harmless. */
   (void)pthread_setname_np(pthread_self(), "mg-commit");
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (c->head == NULL && !c->stop) {
+    /* Work: jobs queued and no leader running them.  Done: stopping, no
+     * job queued and no leader running. */
+    while ((c->head == NULL || c->running) &&
+           !(c->stop && c->head == NULL && !c->running)) {
       c->idle = 1;
       pthread_cond_wait(&c->work_cv, &c->mu);
       c->idle = 0;
@@ -123,33 +171,8 @@ static void *committer_main(void *arg) {
     if (c->head == NULL) {
       break; /* stopping, and every queued job ran */
     }
-    size_t n = 0;
-    while (c->head != NULL && n < c->batch_max) {
-      sess_job *j = c->head;
-      c->head = j->next;
-      j->next = NULL;
-      c->batch[n++] = j;
-    }
-    if (c->head == NULL) {
-      c->tail = NULL;
-    }
-    pthread_mutex_unlock(&c->mu);
-    /* run_batch reorders its array; the done flags are set from a copy of
-     * the pointers taken here. */
-    sess_job *first_done = NULL;
-    for (size_t i = n; i > 0; i--) {
-      c->batch[i - 1]->next = first_done;
-      first_done = c->batch[i - 1];
-    }
-    run_batch(c, c->batch, n);
-    pthread_mutex_lock(&c->mu);
-    while (first_done != NULL) {
-      sess_job *j = first_done;
-      first_done = j->next;
-      j->next = NULL;
-      j->done = 1;
-      pthread_cond_signal(&j->cv);
-    }
+    c->running = 1;
+    run_turn(c);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -165,7 +188,9 @@ int sess_committer_start(sess_committer *c, mg_keystore *ks,
   MG_ENSURE(c->batch != NULL, MG_ERR_NOMEM);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->work_cv, NULL);
+  pthread_cond_init(&c->quiet_cv, NULL);
   if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
+    pthread_cond_destroy(&c->quiet_cv);
     pthread_cond_destroy(&c->work_cv);
     pthread_mutex_destroy(&c->mu);
     free(c->batch);
@@ -181,10 +206,19 @@ void sess_committer_stop(sess_committer *c) {
     return;
   }
   pthread_mutex_lock(&c->mu);
-  c->stop = 1;
+  c->stop = 1; /* sess_run refuses new jobs from now on */
   pthread_cond_signal(&c->work_cv);
   pthread_mutex_unlock(&c->mu);
+  /* The thread ends once the queue is empty and no leader runs. */
   (void)pthread_join(c->thread, NULL);
+  pthread_mutex_lock(&c->mu);
+  /* Every sess_run returns (has its result and lets go of the lock)
+   * before the lock goes away. */
+  while (c->inside > 0) {
+    pthread_cond_wait(&c->quiet_cv, &c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  pthread_cond_destroy(&c->quiet_cv);
   pthread_cond_destroy(&c->work_cv);
   pthread_mutex_destroy(&c->mu);
   free(c->batch);
@@ -205,18 +239,33 @@ int sess_run(sess_committer *c, sess_job_fn fn, void *arg) {
     pthread_cond_destroy(&j.cv);
     return MG_ERR_STATE;
   }
+  c->inside++;
   if (c->tail != NULL) {
     c->tail->next = &j;
   } else {
     c->head = &j;
   }
   c->tail = &j;
-  if (c->idle) {
-    /* Else the thread is running a batch and looks at the queue next. */
-    pthread_cond_signal(&c->work_cv);
+  if (!c->running) {
+    /* No batch running: this thread leads one itself (the queue's oldest
+     * jobs, normally just this one) instead of waking the committer
+     * thread and sleeping: no hand-over at low concurrency. */
+    c->running = 1;
+    run_turn(c);
+    /* Jobs queued meanwhile (or a stop waiting for the leader to end):
+     * the committer thread takes over; under load it keeps running
+     * batches back to back without sleeping. */
+    if ((c->head != NULL || c->stop) && c->idle) {
+      pthread_cond_signal(&c->work_cv);
+    }
   }
+  /* Else a batch runs: the committer thread takes this job after it
+   * (woken by a leader that ends with jobs queued). */
   while (!j.done) {
     pthread_cond_wait(&j.cv, &c->mu);
+  }
+  if (--c->inside == 0 && c->stop) {
+    pthread_cond_signal(&c->quiet_cv);
   }
   pthread_mutex_unlock(&c->mu);
   pthread_cond_destroy(&j.cv);

@@ -16,10 +16,12 @@
 /* ------------------------------------------------------- group commit */
 
 /* A write job: |fn| runs inside a write transaction shared with other
- * jobs.  It may run more than once (the batch is retried when another job
- * of it fails, and the store re-runs a transaction when its map grows), so
- * it keeps its effects inside the transaction and overwrites its outputs
- * on every run. */
+ * jobs, on whichever thread runs that batch (commit.c: the committer
+ * thread, or the thread of one of the jobs).  It may run more than once
+ * (the batch is retried when another job of it fails, and the store
+ * re-runs a transaction when its map grows), so it keeps its effects
+ * inside the transaction and overwrites its outputs on every run; and it
+ * uses nothing of its submitting thread's own (no thread-local state). */
 typedef int (*sess_job_fn)(mg_ks_txn *txn, void *arg);
 
 typedef struct sess_job {
@@ -37,29 +39,37 @@ typedef struct sess_committer {
   pthread_t thread;
   int started;
   pthread_mutex_t mu;
-  pthread_cond_t work_cv; /* jobs queued or stop */
-  sess_job *head, *tail;
+  pthread_cond_t work_cv;  /* jobs queued and none running, or stop */
+  pthread_cond_t quiet_cv; /* stopping and the last sess_run returned */
+  sess_job *head, *tail;   /* queued jobs, not yet in a batch */
   int stop;
-  int idle; /* the thread waits on work_cv: a new job must signal it */
-  sess_job **batch; /* batch_max slots, the committer's own */
+  int idle;    /* the thread waits on work_cv: it must be signalled */
+  int running; /* a batch runs (the thread's or a leader's): one at most */
+  size_t inside; /* sess_run calls that have not returned */
+  sess_job **batch; /* batch_max slots, the running batch's */
   /* Counters (under |mu|). */
   uint64_t txns, txn_ops, txn_ns_total;
   uint64_t txn_ns_buckets[12];
 } sess_committer;
 
 /* sess_committer_start starts the committer thread.  Errors:
- * MG_ERR_NOMEM, MG_ERR_INTERNAL (no thread). */
+ * MG_ERR_INVALID_ARG, MG_ERR_NOMEM, MG_ERR_INTERNAL (no thread). */
 MG_MUST_USE int sess_committer_start(sess_committer *c, mg_keystore *ks,
                                      uint32_t batch_max);
 
-/* sess_committer_stop runs the queued jobs, stops the thread and frees
- * what it holds.  Safe on a committer that never started. */
+/* sess_committer_stop refuses new jobs, runs the queued ones, stops the
+ * thread, waits until every sess_run returned and frees what it holds.
+ * Safe on a committer that never started or already stopped. */
 void sess_committer_stop(sess_committer *c);
 
 /* sess_run queues |fn| (with |arg|) and waits until the transaction that
  * carried it committed (durable: one fsync for the whole batch) or
  * failed; returns the job's result: |fn|'s error, or the store's
- * (MG_ERR_UNKNOWN_OUTCOME, MG_ERR_STORE, ...). */
+ * (MG_ERR_UNKNOWN_OUTCOME, MG_ERR_STORE, ...).  When no batch is running
+ * the calling thread runs the batch itself (no hand-over to the committer
+ * thread), so the caller must not be inside a store transaction (the
+ * store refuses nesting).  Errors: MG_ERR_INVALID_ARG (not started),
+ * MG_ERR_STATE (stopping). */
 MG_MUST_USE int sess_run(sess_committer *c, sess_job_fn fn, void *arg);
 
 /* sess_committer_stats copies the transaction counters. */
