@@ -286,6 +286,139 @@ static void alter_entry(lines *l, size_t i, int fix_hash) {
   json_decref(o);
 }
 
+/* The entry bytes are written without jansson (audit.c, entry_encode):
+ * they must stay exactly what json_dumps(JSON_COMPACT | JSON_SORT_KEYS |
+ * JSON_ENSURE_ASCII) gives for the same object -- the canonical form the
+ * Merkle leaves and offline verifiers were built on -- for strings with
+ * every kind of escape, and strings jansson refuses (not UTF-8) are
+ * refused too. */
+static const char *const tricky[] = {
+    "",
+    "\"",
+    "\\",
+    "a\"b\\c\"\"\\\\",
+    "/path/to/x",
+    "\b\f\n\r\t",
+    "\x01\x02\x1e\x1f\x7f",
+    " ~plain ASCII 0123456789 {}[]:,",
+    "caf\xC3\xA9",                           /* U+00E9 */
+    "\xC2\x80\xC2\xA0\xDF\xBF",               /* U+0080 U+00A0 U+07FF */
+    "\xE0\xA0\x80\xE2\x82\xAC\xED\x9F\xBF",   /* U+0800 U+20AC U+D7FF */
+    "\xEE\x80\x80\xEF\xBB\xBF\xEF\xBF\xBF",   /* U+E000 U+FEFF U+FFFF */
+    "\xF0\x90\x80\x80",                       /* U+10000 */
+    "x\xF0\x9F\x98\x80y\xF0\x9F\x91\x8D",     /* U+1F600, U+1F44D */
+    "\xF4\x8F\xBF\xBF",                       /* U+10FFFF */
+    "\xE6\x97\xA5\xE6\x9C\xAC\x0a\"\xF0\xA0\x80\x8B/\\",
+};
+
+static const char *const not_utf8[] = {
+    "\x80",             /* a continuation byte first */
+    "\xC0\x80",         /* overlong NUL */
+    "\xC1\xBF",         /* overlong */
+    "\xE0\x9F\xBF",     /* overlong U+07FF */
+    "\xF0\x8F\xBF\xBF", /* overlong U+FFFF */
+    "\xED\xA0\x80",     /* a surrogate */
+    "\xED\xBF\xBF",     /* a surrogate */
+    "\xF4\x90\x80\x80", /* above U+10FFFF */
+    "\xF5\x80\x80\x80", /* above U+10FFFF */
+    "\xFF",
+    "\xE2\x82",         /* cut short */
+    "ok\xC3",           /* cut short at the end */
+    "\xC3\x28",         /* a bad continuation byte */
+};
+
+static void check_canonical(mg_keystore *ks, uint64_t seq, const char *actor,
+                            const char *action, const char *object,
+                            uint64_t now) {
+  char *e = NULL;
+  json_error_t err;
+  ck_assert_int_eq(mg_ks_audit_entries(ks, seq, seq + 1, grab_fn, &e, NULL),
+                   0);
+  ck_assert_ptr_nonnull(e);
+  json_t *o = json_loads(e, 0, &err);
+  ck_assert_msg(o != NULL, "entry %llu does not parse: %s",
+                (unsigned long long)seq, err.text);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "actor")), actor);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "action")), action);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "object")), object);
+  ck_assert_uint_eq((uint64_t)json_integer_value(json_object_get(o, "seq")),
+                    seq);
+  ck_assert_uint_eq((uint64_t)json_integer_value(json_object_get(o, "time")),
+                    now);
+  char *j = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+  ck_assert_ptr_nonnull(j);
+  ck_assert_str_eq(e, j);
+  free(j);
+  json_decref(o);
+  free(e);
+}
+
+START_TEST(test_entry_bytes_as_jansson) {
+  mg_keystore *ks = open_store();
+  uint64_t seq = 0, size = 0;
+  const size_t nt = sizeof(tricky) / sizeof(tricky[0]);
+  for (size_t i = 0; i < nt; i++) {
+    for (int variant = 0; variant < 3; variant++) {
+      /* Each tricky string as the actor, the action and the object in
+       * turn, with 0, 1 or 2 key IDs, with and without content, with a
+       * success and a failure. */
+      const char *actor = variant == 0 ? tricky[i] : "api:token-1";
+      const char *action = variant == 1 ? tricky[i] : "test.op";
+      const char *object = variant == 2 ? tricky[i] : tricky[nt - 1 - i];
+      uint64_t now = 1800000000 + i * 3 + (uint64_t)variant;
+      mg_ks_ctx ctx = {actor, now};
+      uint8_t kid[2][MG_KS_KEY_ID_LEN];
+      mg_ks_audit a;
+      memset(kid, (int)(0x30 + i), sizeof(kid));
+      kid[1][0] = 0xff;
+      memset(&a, 0, sizeof(a));
+      a.action = action;
+      a.object = object;
+      a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])kid;
+      a.num_key_ids = (size_t)variant;
+      if ((i + (size_t)variant) % 2 == 0) {
+        a.content = (const uint8_t *)"payload";
+        a.content_len = 7;
+      }
+      a.result = variant == 1 ? MG_ERR_CONFLICT : 0;
+      ck_assert_int_eq(mg_ks_audit_record(ks, &ctx, &a), 0);
+      check_canonical(ks, seq, actor, action, object, now);
+      seq++;
+    }
+  }
+  /* A NULL actor and object are "". */
+  {
+    mg_ks_ctx ctx = {NULL, 7};
+    mg_ks_audit a;
+    memset(&a, 0, sizeof(a));
+    a.action = "test.null";
+    ck_assert_int_eq(mg_ks_audit_record(ks, &ctx, &a), 0);
+    check_canonical(ks, seq, "", "test.null", "", 7);
+    seq++;
+  }
+  /* Not UTF-8: jansson refuses the string, and so does the log. */
+  for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
+    json_t *js = json_string(not_utf8[i]);
+    ck_assert_ptr_null(js);
+    mg_ks_ctx ctx = {not_utf8[i], 9};
+    mg_ks_ctx ok_ctx = {"actor", 9};
+    mg_ks_audit a;
+    memset(&a, 0, sizeof(a));
+    a.action = "test.bad";
+    ck_assert_int_eq(mg_ks_audit_record(ks, &ctx, &a), MG_ERR_INVALID_ARG);
+    a.object = not_utf8[i];
+    ck_assert_int_eq(mg_ks_audit_record(ks, &ok_ctx, &a), MG_ERR_INVALID_ARG);
+    a.object = NULL;
+    a.action = not_utf8[i];
+    ck_assert_int_eq(mg_ks_audit_record(ks, &ok_ctx, &a), MG_ERR_INVALID_ARG);
+  }
+  ck_assert_int_eq(mg_ks_audit_entries(ks, 0, 0, grab_fn, NULL, &size), 0);
+  ck_assert_uint_eq(size, seq);
+  mg_ks_close(ks);
+  remove_store();
+}
+END_TEST
+
 START_TEST(test_export_verify) {
   mg_keystore *ks = open_store();
   mg_ks_ctx ctx = {"auditor", 1800000000};
@@ -398,6 +531,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_tree_proofs_checkpoints);
   tcase_add_test(tc, test_keyed_content_hash);
+  tcase_add_test(tc, test_entry_bytes_as_jansson);
   tcase_add_test(tc, test_export_verify);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

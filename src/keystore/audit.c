@@ -19,13 +19,15 @@
  *   {"action":..., "actor":..., "content_hmac":hex (optional),
  *    "key_ids":[hex...], "object":..., "result":"ok"|"MG_ERR_...",
  *    "seq":n, "time":unix seconds}
+ * byte for byte what jansson's json_dumps(JSON_COMPACT | JSON_SORT_KEYS |
+ * JSON_ENSURE_ASCII) gives (the form the first logs were written in;
+ * tests/check_audit.c compares the two), written directly (entry_encode).
  * It carries key IDs and a keyed hash of message content, never content or
  * secrets: the HMAC key is the store's audit HMAC key, so a 6-digit code
  * cannot be recovered from the log by trying all codes.
  */
 #include "config.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,70 +151,195 @@ static int tree_append(mg_kv_txn *txn, uint64_t n, const uint8_t *entry,
                           strlen(KEY_SIZE), n + 1, szb, 8, 0);
 }
 
-static int hex_string(json_t *obj, const char *key, const uint8_t *b,
-                      size_t n) {
-  char buf[2 * 64 + 1];
-  if (n > 64) {
-    return MG_ERR_INVALID_ARG;
-  }
-  mg_hex_encode(buf, b, n);
-  return json_object_set_new(obj, key, json_string(buf)) == 0 ? 0
-                                                              : MG_ERR_NOMEM;
+/* ------------------------------------------------- canonical entries */
+
+/* The entry writer: a buffer sized beforehand (entry_bound), so no write
+ * can run past it. */
+typedef struct jbuf {
+  char *p;
+  size_t len;
+} jbuf;
+
+static void put_raw(jbuf *b, const char *s, size_t n) {
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
 }
 
-/* Builds the canonical entry bytes (see the top of the file). */
+static void put_str(jbuf *b, const char *s) { put_raw(b, s, strlen(s)); }
+
+static void put_hex4(jbuf *b, uint32_t v) {
+  static const char hx[] = "0123456789ABCDEF"; /* upper case, as jansson */
+  char u[6] = {'\\', 'u', hx[(v >> 12) & 15], hx[(v >> 8) & 15],
+               hx[(v >> 4) & 15], hx[v & 15]};
+  put_raw(b, u, sizeof(u));
+}
+
+/* utf8_next decodes the code point at |s| (|n| bytes left) into |*cp| and
+ * returns its length, or 0 if it is not valid UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) -- the strings jansson's
+ * json_string refuses. */
+static size_t utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
+  uint8_t c = s[0];
+  size_t len;
+  uint32_t v;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    v = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    v = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    v = c & 0x07;
+  } else {
+    return 0; /* a continuation byte, an overlong lead, or above F4 */
+  }
+  if (n < len) {
+    return 0;
+  }
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) {
+      return 0;
+    }
+    v = v << 6 | (s[i] & 0x3F);
+  }
+  if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
+      v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+    return 0;
+  }
+  *cp = v;
+  return len;
+}
+
+/* put_json_str writes |s| as a JSON string exactly as jansson's
+ * json_dumps(JSON_ENSURE_ASCII) does: '"' and '\\' escaped, \b \f \n \r
+ * \t, every other control character and every non-ASCII code point as
+ * \uXXXX (upper-case hex; above U+FFFF a UTF-16 surrogate pair); '/' and
+ * DEL as they are.  MG_ERR_INVALID_ARG if |s| is not valid UTF-8.
+ * Writes at most 6 bytes per input byte plus the 2 quotes. */
+static int put_json_str(jbuf *b, const char *s) {
+  const uint8_t *p = (const uint8_t *)s;
+  size_t n = strlen(s);
+  b->p[b->len++] = '"';
+  while (n > 0) {
+    uint32_t cp = 0;
+    size_t k = utf8_next(p, n, &cp);
+    if (k == 0) {
+      return MG_ERR_INVALID_ARG;
+    }
+    p += k;
+    n -= k;
+    switch (cp) {
+    case '"':
+      put_raw(b, "\\\"", 2);
+      break;
+    case '\\':
+      put_raw(b, "\\\\", 2);
+      break;
+    case '\b':
+      put_raw(b, "\\b", 2);
+      break;
+    case '\f':
+      put_raw(b, "\\f", 2);
+      break;
+    case '\n':
+      put_raw(b, "\\n", 2);
+      break;
+    case '\r':
+      put_raw(b, "\\r", 2);
+      break;
+    case '\t':
+      put_raw(b, "\\t", 2);
+      break;
+    default:
+      if (cp < 0x20 || (cp > 0x7F && cp < 0x10000)) {
+        put_hex4(b, cp);
+      } else if (cp >= 0x10000) {
+        cp -= 0x10000;
+        put_hex4(b, 0xD800 | (cp >> 10));
+        put_hex4(b, 0xDC00 | (cp & 0x3FF));
+      } else {
+        b->p[b->len++] = (char)cp;
+      }
+    }
+  }
+  b->p[b->len++] = '"';
+  return 0;
+}
+
+static void put_int(jbuf *b, uint64_t v) {
+  char num[24];
+  /* As jansson prints a json_integer (json_int_t, long long). */
+  int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+  put_raw(b, num, (size_t)n);
+}
+
+/* Builds the canonical entry bytes (see the top of the file): the bytes
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) gives for
+ * the entry's object (tests/check_audit.c compares the two), written
+ * directly with the keys in their sorted order.  |*out| is NUL-terminated
+ * (free with free()).  Errors: MG_ERR_INVALID_ARG (a string that is not
+ * valid UTF-8), MG_ERR_NOMEM. */
 static int entry_encode(const mg_ks_ctx *ctx, const mg_ks_audit *a,
                         uint64_t seq, const uint8_t *hmac, char **out,
                         size_t *out_len) {
-  json_t *o = json_object();
-  json_t *ids = json_array();
+  const char *actor = ctx->actor != NULL ? ctx->actor : "";
+  const char *object = a->object != NULL ? a->object : "";
+  const char *result = a->result == 0 ? "ok" : mg_err_name(a->result);
+  size_t text = strlen(a->action) + strlen(actor) + strlen(object) +
+                strlen(result);
+  char hx[2 * 32 + 1];
+  jbuf b;
   int rc;
   *out = NULL;
-  MG_REQUIRE_KS(o != NULL && ids != NULL, MG_ERR_NOMEM);
-  MG_REQUIRE_KS(json_object_set_new(o, "seq", json_integer((json_int_t)seq)) == 0 &&
-                    json_object_set_new(o, "time",
-                                        json_integer((json_int_t)ctx->now)) == 0 &&
-                    json_object_set_new(o, "actor",
-                                        json_string(ctx->actor ? ctx->actor : "")) == 0 &&
-                    json_object_set_new(o, "action", json_string(a->action)) == 0 &&
-                    json_object_set_new(o, "object",
-                                        json_string(a->object ? a->object : "")) == 0 &&
-                    json_object_set_new(o, "result",
-                                        json_string(a->result == 0
-                                                        ? "ok"
-                                                        : mg_err_name(a->result))) == 0,
-                MG_ERR_NOMEM);
-  for (size_t i = 0; i < a->num_key_ids; i++) {
-    char buf[2 * MG_KS_KEY_ID_LEN + 1];
-    mg_hex_encode(buf, a->key_ids[i], MG_KS_KEY_ID_LEN);
-    MG_REQUIRE_KS(json_array_append_new(ids, json_string(buf)) == 0,
-                  MG_ERR_NOMEM);
-  }
-  MG_REQUIRE_KS(json_object_set(o, "key_ids", ids) == 0, MG_ERR_NOMEM);
+  /* The keys, punctuation, quotes, numbers and HMAC fit in 224 bytes
+   * (198); a string byte becomes at most 6 ("\u00XX"; 4 bytes of UTF-8
+   * become 12). */
+  MG_ENSURE(text <= SIZE_MAX / 16 &&
+                a->num_key_ids <= SIZE_MAX / 16 / (2 * MG_KS_KEY_ID_LEN + 3),
+            MG_ERR_INVALID_ARG);
+  size_t bound = 160 + 64 + 6 * text +
+                 a->num_key_ids * (2 * MG_KS_KEY_ID_LEN + 3);
+  b.p = malloc(bound + 1);
+  MG_ENSURE(b.p != NULL, MG_ERR_NOMEM);
+  b.len = 0;
+  put_str(&b, "{\"action\":");
+  MG_CHECK(put_json_str(&b, a->action));
+  put_str(&b, ",\"actor\":");
+  MG_CHECK(put_json_str(&b, actor));
   if (hmac != NULL) {
-    MG_CHECK(hex_string(o, "content_hmac", hmac, 32));
+    put_str(&b, ",\"content_hmac\":\"");
+    mg_hex_encode(hx, hmac, 32);
+    put_str(&b, hx);
+    put_str(&b, "\"");
   }
-  {
-    /* json_dumpb into our own buffer (freed with free()): the process may
-     * have given jansson other allocation functions (mlsgated wipes what
-     * jansson frees). */
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII;
-    size_t n = json_dumpb(o, NULL, 0, flags);
-    MG_REQUIRE_KS(n > 0, MG_ERR_NOMEM);
-    *out = malloc(n + 1);
-    MG_REQUIRE_KS(*out != NULL, MG_ERR_NOMEM);
-    if (json_dumpb(o, *out, n, flags) != n) {
-      free(*out);
-      *out = NULL;
-      MG_FAIL(MG_ERR_NOMEM);
-    }
-    (*out)[n] = '\0';
-    *out_len = n;
+  put_str(&b, ",\"key_ids\":[");
+  for (size_t i = 0; i < a->num_key_ids; i++) {
+    put_str(&b, i == 0 ? "\"" : ",\"");
+    mg_hex_encode(hx, a->key_ids[i], MG_KS_KEY_ID_LEN);
+    put_str(&b, hx);
+    put_str(&b, "\"");
   }
+  put_str(&b, "],\"object\":");
+  MG_CHECK(put_json_str(&b, object));
+  put_str(&b, ",\"result\":");
+  MG_CHECK(put_json_str(&b, result));
+  put_str(&b, ",\"seq\":");
+  put_int(&b, seq);
+  put_str(&b, ",\"time\":");
+  put_int(&b, ctx->now);
+  put_str(&b, "}");
+  b.p[b.len] = '\0';
+  *out = b.p;
+  *out_len = b.len;
+  b.p = NULL;
   rc = 0;
 out:
-  json_decref(ids);
-  json_decref(o);
+  free(b.p);
   return rc;
 }
 

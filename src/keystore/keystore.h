@@ -339,7 +339,9 @@ typedef struct mg_ks_audit {
 
 /* mg_ks_audit_append appends |a| inside |txn| (sequence number, time and
  * actor from |ctx|, HMAC-SHA256 of the content under the audit HMAC key).
- * If |hmac_out| is not NULL it receives the HMAC (32 bytes). */
+ * If |hmac_out| is not NULL it receives the HMAC (32 bytes).  Errors:
+ * MG_ERR_INVALID_ARG (also: the action, actor or object is not valid
+ * UTF-8), MG_ERR_NOMEM, store errors. */
 MG_MUST_USE int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn,
                                    const mg_ks_ctx *ctx, const mg_ks_audit *a,
                                    uint8_t *hmac_out);
