@@ -10,8 +10,10 @@
  * are cached in memory; the cache changes only after the transaction that
  * made the change committed (a failed operation drops nothing it should
  * keep and keeps nothing that was not stored).  Writes of concurrent
- * operations are batched into one transaction by a committer thread
- * (group commit): one fsync for many requests.
+ * operations are batched into one transaction (group commit: one fsync
+ * for many requests): the submitting thread runs the batch itself when
+ * none is running, and while one runs, later jobs queue for the committer
+ * thread (leader/follower, commit.c).
  *
  * Encryption without an fsync per message: before our leaf uses a sending
  * generation, a lease covering it is durable (mg_ks_lease_reserve, a block
@@ -28,7 +30,7 @@
  * lag, the lease is what counts.  Its audit entry (HMAC of the plaintext,
  * the signing key ID) is committed before the call returns.
  *
- * Stored conversation record (the bytes given to mg_ks_group_save):
+ * Stored conversation record (the bytes given to mg_ks_group_put):
  *   struct { uint32 magic = "MGSC"; uint8 format = 1;
  *            opaque identity<V>; uint64 created_at;
  *            opaque group_state<V>; }   (group_state: mls_group_encode)
