@@ -447,6 +447,33 @@ void api_out_send(api_call *c, int status, api_out *o) {
   o->p = NULL;
 }
 
+/* decode_field decodes the base64 value |s| (|n| characters) of field
+ * |key| into |out| (owned): 0, or -1 with the problem answered. */
+static int decode_field(api_call *c, const char *key, const char *s, size_t n,
+                        int secret, mls_bytes *out) {
+  size_t cap = MG_BASE64_DECODED_MAX(n);
+  int rc;
+  out->len = 0;
+  out->data = malloc(cap > 0 ? cap : 1);
+  if (out->data == NULL) {
+    api_problem(c, 503, "overloaded", "out of memory");
+    return -1;
+  }
+  rc = secret ? mg_base64_decode(out->data, cap, &out->len, s, n)
+              : mg_base64_decode_public(out->data, cap, &out->len, s, n);
+  if (rc < 0) {
+    char detail[160];
+    free(out->data);
+    out->data = NULL;
+    out->len = 0;
+    snprintf(detail, sizeof(detail), "field \"%s\" is not standard base64",
+             key);
+    api_problem(c, 400, "invalid_base64", detail);
+    return -1;
+  }
+  return 0;
+}
+
 /* api_body_b64_only recognizes the body {"KEY":"<base64>"} exactly
  * (whitespace allowed between tokens) and decodes it without building a
  * JSON tree: 1 done (|out| filled), 0 not that form (the caller parses it
@@ -458,7 +485,6 @@ int api_body_b64_only(api_call *c, const char *key, int secret,
   const char *end = p + c->req->body_len;
   size_t kl = strlen(key);
   const char *v, *ve;
-  size_t cap;
 #define SKIP_WS()                                                   \
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) \
   p++
@@ -499,26 +525,7 @@ int api_body_b64_only(api_call *c, const char *key, int secret,
     return 0;
   }
 #undef SKIP_WS
-  cap = MG_BASE64_DECODED_MAX((size_t)(ve - v));
-  out->data = malloc(cap > 0 ? cap : 1);
-  if (out->data == NULL) {
-    api_problem(c, 503, "overloaded", "out of memory");
-    return -1;
-  }
-  if ((secret ? mg_base64_decode(out->data, cap, &out->len, v,
-                                 (size_t)(ve - v))
-              : mg_base64_decode_public(out->data, cap, &out->len, v,
-                                        (size_t)(ve - v))) < 0) {
-    char detail[160];
-    free(out->data);
-    out->data = NULL;
-    out->len = 0;
-    snprintf(detail, sizeof(detail), "field \"%s\" is not standard base64",
-             key);
-    api_problem(c, 400, "invalid_base64", detail);
-    return -1;
-  }
-  return 1;
+  return decode_field(c, key, v, (size_t)(ve - v), secret, out) < 0 ? -1 : 1;
 }
 
 json_t *api_hex(const uint8_t *p, size_t n) {
@@ -609,9 +616,6 @@ int api_get_bool(api_call *c, const char *key, int *out) {
 int api_get_b64(api_call *c, const char *key, int required, int secret,
                 mls_bytes *out) {
   json_t *v = json_object_get(c->body, key);
-  const char *s;
-  size_t n, cap;
-  int rc;
   out->data = NULL;
   out->len = 0;
   if (v == NULL || json_is_null(v)) {
@@ -620,27 +624,8 @@ int api_get_b64(api_call *c, const char *key, int required, int secret,
   if (!json_is_string(v)) {
     return missing(c, key, "a base64 string");
   }
-  s = json_string_value(v);
-  n = json_string_length(v);
-  cap = MG_BASE64_DECODED_MAX(n);
-  out->data = malloc(cap > 0 ? cap : 1);
-  if (out->data == NULL) {
-    api_problem(c, 503, "overloaded", "out of memory");
-    return -1;
-  }
-  rc = secret ? mg_base64_decode(out->data, cap, &out->len, s, n)
-              : mg_base64_decode_public(out->data, cap, &out->len, s, n);
-  if (rc < 0) {
-    char detail[160];
-    free(out->data);
-    out->data = NULL;
-    out->len = 0;
-    snprintf(detail, sizeof(detail), "field \"%s\" is not standard base64",
-             key);
-    api_problem(c, 400, "invalid_base64", detail);
-    return -1;
-  }
-  return 0;
+  return decode_field(c, key, json_string_value(v), json_string_length(v),
+                      secret, out);
 }
 
 int api_query_uint(api_call *c, const char *name, int *present,

@@ -12,18 +12,6 @@
 #include "common/hex.h"
 #include "crypto/suite.h"
 
-static const char *state_name(mg_ks_key_state st) {
-  switch (st) {
-    case MG_KS_KEY_ACTIVE:
-      return "active";
-    case MG_KS_KEY_RETIRED:
-      return "retired";
-    case MG_KS_KEY_REVOKED:
-      return "revoked";
-  }
-  return "unknown";
-}
-
 static json_t *identity_json(const mg_ks_identity *id) {
   json_t *keys = json_array(), *j;
   const uint8_t *active = NULL;
@@ -40,7 +28,7 @@ static json_t *identity_json(const mg_ks_identity *id) {
             keys, json_pack("{s:I, s:o, s:s, s:I, s:I, s:o}", "version",
                             (json_int_t)k->version, "key_id",
                             api_hex(k->key_id, MG_KS_KEY_ID_LEN), "state",
-                            state_name(k->state), "created_at",
+                            mg_ks_key_state_name(k->state), "created_at",
                             (json_int_t)k->created_at, "not_after",
                             (json_int_t)k->not_after, "public_key",
                             api_b64(k->pub, k->pub_len))) < 0) {

@@ -304,19 +304,6 @@ static uint64_t ctl_now(void) {
   return (uint64_t)time(NULL);
 }
 
-static const char *ctl_state_name(mg_ks_key_state st) {
-  switch (st) {
-    case MG_KS_KEY_ACTIVE:
-      return "active";
-    case MG_KS_KEY_RETIRED:
-      return "retired";
-    case MG_KS_KEY_REVOKED:
-      return "revoked";
-    default:
-      return "?";
-  }
-}
-
 static const char *ctl_suite_name(uint16_t id) {
   const mls_suite *s = mls_suite_by_id(id);
   return s != NULL ? s->name : "unknown";
@@ -541,7 +528,7 @@ static json_t *key_json(const mg_ks_key_info *k) {
   mg_hex_encode(pub, k->pub, k->pub_len);
   return json_pack(
       "{s:I, s:s, s:s, s:I, s:o, s:s}", "version", (json_int_t)k->version,
-      "key_id", id, "state", ctl_state_name(k->state), "created_at",
+      "key_id", id, "state", mg_ks_key_state_name(k->state), "created_at",
       (json_int_t)k->created_at, "not_after",
       k->not_after != 0 ? json_integer((json_int_t)k->not_after) : json_null(),
       "public_key", pub);
@@ -584,7 +571,7 @@ static void print_key_line(const mg_ks_key_info *k, int with_pub) {
   mg_hex_encode(id, k->key_id, MG_KS_KEY_ID_LEN);
   ctl_format_time(t, sizeof(t), k->created_at);
   printf("  v%-4" PRIu32 " %s  %-7s  created %s", k->version, id,
-         ctl_state_name(k->state), t);
+         mg_ks_key_state_name(k->state), t);
   if (k->not_after != 0) {
     ctl_format_time(na, sizeof(na), k->not_after);
     printf("  not-after %s", na);

@@ -466,6 +466,18 @@ out:
   return rc;
 }
 
+const char *mg_ks_key_state_name(mg_ks_key_state st) {
+  switch (st) {
+    case MG_KS_KEY_ACTIVE:
+      return "active";
+    case MG_KS_KEY_RETIRED:
+      return "retired";
+    case MG_KS_KEY_REVOKED:
+      return "revoked";
+  }
+  return "unknown";
+}
+
 int mg_ks_identity_list(mg_keystore *ks, mg_ks_identity_fn fn, void *arg) {
   list_arg a;
   int rc;

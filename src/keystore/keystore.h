@@ -89,6 +89,10 @@ typedef enum mg_ks_key_state {
   MG_KS_KEY_REVOKED = 3  /* neither */
 } mg_ks_key_state;
 
+/* mg_ks_key_state_name names a key state: "active", "retired", "revoked"
+ * ("unknown" for anything else), as listings and the API show it. */
+const char *mg_ks_key_state_name(mg_ks_key_state st);
+
 typedef struct mg_ks_key_info {
   uint32_t version;                 /* 1, 2, ... per identity */
   uint8_t key_id[MG_KS_KEY_ID_LEN]; /* SHA-256("mlsgate key id v1" ||
