@@ -490,6 +490,19 @@ typedef struct audit_arg {
   uint8_t *hmac_out; /* or NULL */
 } audit_arg;
 
+/* audit_init fills the operation's audit record: |action| on |object|
+ * with our signing key's ID (|key_id| may be NULL: none). */
+static void audit_init(mg_ks_audit *a, const char *action, const char *object,
+                       uint8_t *key_id) {
+  memset(a, 0, sizeof(*a));
+  a->action = action;
+  a->object = object;
+  if (key_id != NULL) {
+    a->key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])key_id;
+    a->num_key_ids = 1;
+  }
+}
+
 static int audit_fn(mg_ks_txn *txn, void *arg) {
   audit_arg *a = arg;
   return mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, a->hmac_out);
@@ -501,9 +514,8 @@ static int audit_fn(mg_ks_txn *txn, void *arg) {
  * not replace the operation's. */
 static void audit_failure(mg_session *s, const mg_ks_ctx *ctx,
                           const char *action, const char *conv_id,
-                          const uint8_t *key_id, int err) {
+                          uint8_t *key_id, int err) {
   audit_arg a;
-  uint8_t kid[MG_KS_KEY_ID_LEN];
   int ignored;
   if (s == NULL || ctx == NULL || err >= 0 || is_store_failure(err)) {
     return;
@@ -511,13 +523,8 @@ static void audit_failure(mg_session *s, const mg_ks_ctx *ctx,
   memset(&a, 0, sizeof(a));
   a.s = s;
   a.ctx = ctx;
-  a.a.action = action;
-  a.a.object = mg_ks_conv_id_valid(conv_id) ? conv_id : "";
-  if (key_id != NULL) {
-    memcpy(kid, key_id, sizeof(kid));
-    a.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])kid;
-    a.a.num_key_ids = 1;
-  }
+  audit_init(&a.a, action, mg_ks_conv_id_valid(conv_id) ? conv_id : "",
+             key_id);
   a.a.result = err;
   ignored = sess_run(&s->com, audit_fn, &a);
   (void)ignored;
@@ -535,7 +542,6 @@ typedef struct save_arg {
   size_t rec_len;
   int del; /* delete instead of saving */
   mg_ks_audit a;
-  uint8_t *hmac_out;
 } save_arg;
 
 static int save_fn(mg_ks_txn *txn, void *arg) {
@@ -548,7 +554,7 @@ static int save_fn(mg_ks_txn *txn, void *arg) {
     MG_GUARD(mg_ks_group_put(txn, a->conv_id, a->expected, a->new_epoch,
                              a->rec, a->rec_len));
   }
-  return mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, a->hmac_out);
+  return mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, NULL);
 }
 
 typedef struct signer_arg {
@@ -673,10 +679,7 @@ static int open_conv(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   sv.new_epoch = mls_group_epoch(res.next);
   sv.rec = rec;
   sv.rec_len = rec_len;
-  sv.a.action = "conversation.open";
-  sv.a.object = id;
-  sv.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])key_id;
-  sv.a.num_key_ids = 1;
+  audit_init(&sv.a, "conversation.open", id, key_id);
   rc = sess_run(&s->com, save_fn, &sv);
   if (rc == MG_ERR_CONFLICT) {
     rc = MG_ERR_EXISTS;
@@ -821,11 +824,7 @@ static int join_fn(mg_ks_txn *txn, void *arg) {
   /* Recorded by the "conversation.join" entry below (same transaction). */
   MG_GUARD(mg_ks_group_put(txn, a->conv_id, MG_KS_EPOCH_NONE,
                            mls_group_epoch(a->g), a->rec, a->rec_len));
-  memset(&au, 0, sizeof(au));
-  au.action = "conversation.join";
-  au.object = a->conv_id;
-  au.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])a->key_id;
-  au.num_key_ids = 1;
+  audit_init(&au, "conversation.join", a->conv_id, a->key_id);
   return mg_ks_audit_append(a->s->ks, txn, a->ctx, &au, NULL);
 }
 
@@ -1043,10 +1042,7 @@ int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
   memset(&au, 0, sizeof(au));
   au.s = s;
   au.ctx = ctx;
-  au.a.action = "message.encrypt";
-  au.a.object = conv_id;
-  au.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])out->signature_key_id;
-  au.a.num_key_ids = 1;
+  audit_init(&au.a, "message.encrypt", conv_id, out->signature_key_id);
   au.a.content = pt;
   au.a.content_len = pt_len;
   au.hmac_out = out->content_hmac;
@@ -1103,10 +1099,7 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
   sv.ctx = ctx;
   sv.conv_id = conv_id;
   sv.expected = mls_group_epoch(c->g);
-  sv.a.action = "message.decrypt";
-  sv.a.object = conv_id;
-  sv.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])key_id;
-  sv.a.num_key_ids = 1;
+  audit_init(&sv.a, "message.decrypt", conv_id, key_id);
   if (r.content_type == MLS_CONTENT_APPLICATION) {
     sv.a.content = r.application_data.data;
     sv.a.content_len = r.application_data.len;
@@ -1228,10 +1221,7 @@ int mg_session_commit_update(mg_session *s, const mg_ks_ctx *ctx,
   sv.new_epoch = mls_group_epoch(res.next);
   sv.rec = rec;
   sv.rec_len = rec_len;
-  sv.a.action = "conversation.commit";
-  sv.a.object = conv_id;
-  sv.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])new_key_id;
-  sv.a.num_key_ids = 1;
+  audit_init(&sv.a, "conversation.commit", conv_id, new_key_id);
   rc = sess_run(&s->com, save_fn, &sv);
   if (rc < 0) {
     conv_drop(s, c);
@@ -1289,12 +1279,8 @@ int mg_session_close(mg_session *s, const mg_ks_ctx *ctx,
   sv.ctx = ctx;
   sv.conv_id = conv_id;
   sv.del = 1;
-  sv.a.action = "conversation.close";
-  sv.a.object = conv_id;
-  if (have_key_id) {
-    sv.a.key_ids = (const uint8_t(*)[MG_KS_KEY_ID_LEN])key_id;
-    sv.a.num_key_ids = 1;
-  }
+  audit_init(&sv.a, "conversation.close", conv_id,
+             have_key_id ? key_id : NULL);
   rc = sess_run(&s->com, save_fn, &sv);
   /* Gone, or possibly gone (a store failure): reload next time. */
   conv_drop(s, c);
