@@ -237,8 +237,9 @@ static void test_handler(void *arg, const mg_http_request *req,
 }
 
 static void test_done(void *arg, const mg_http_request *req, int status,
-                      uint64_t latency_ns) {
+                      int tag, uint64_t latency_ns) {
   (void)arg;
+  (void)tag;
   (void)latency_ns;
   if (req->method == NULL || strlen(req->request_id) != 32) {
     status = -1; /* seen by the test as a wrong status */

@@ -993,6 +993,7 @@ void mg_api_handle(void *arg, const mg_http_request *req,
   dispatch(&c);
   json_decref(c.body);
   c.body = NULL;
+  resp->tag = c.route + 1; /* for mg_api_done: no second route match */
   access_log(&c);
 }
 

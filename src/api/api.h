@@ -43,7 +43,7 @@ void mg_api_free(mg_api *api);
  * mg_api). */
 void mg_api_handle(void *arg, const mg_http_request *req,
                    mg_http_response *resp);
-void mg_api_done(void *arg, const mg_http_request *req, int status,
+void mg_api_done(void *arg, const mg_http_request *req, int status, int tag,
                  uint64_t latency_ns);
 
 /* mg_api_print_routes writes "METHOD PATH SCOPE" per route ("-" when no

@@ -99,6 +99,9 @@ typedef struct mg_http_response {
     char value[128];
   } extra[MG_HTTP_MAX_EXTRA_HEADERS]; /* e.g. "retry-after", "location" */
   size_t num_extra;
+  /* The handler's own label for this request (e.g. its route), handed
+   * back to the done callback; 0 for the server's own answers. */
+  int tag;
 } mg_http_response;
 
 /* mg_http_handler_fn runs on a worker thread, any number at once. */
@@ -112,9 +115,10 @@ typedef void (*mg_http_handler_fn)(void *arg, const mg_http_request *req,
  * the query, request_id, received_ns, peer and client_subject, but no
  * headers and an empty body.  A request reset by the peer (or whose
  * connection closed) before it was complete, or before a worker took it
- * (it is then dropped from the queue, never run), gets no call. */
+ * (it is then dropped from the queue, never run), gets no call.  |tag| is
+ * the handler's mg_http_response.tag (0 for the server's own answers). */
 typedef void (*mg_http_done_fn)(void *arg, const mg_http_request *req,
-                                int status, uint64_t latency_ns);
+                                int status, int tag, uint64_t latency_ns);
 
 typedef struct mg_http_server_options {
   const char *listen; /* "ADDR:PORT", IPv4 or [IPv6]; port 0: any free */

@@ -34,10 +34,14 @@ int api_status_slot(int status) {
 }
 
 
-void mg_api_done(void *arg, const mg_http_request *req, int status,
+void mg_api_done(void *arg, const mg_http_request *req, int status, int tag,
                  uint64_t latency_ns) {
   mg_api *api = arg;
-  api_route_stats *rs = &api->routes[api_route_of(req->method, req->path)];
+  /* The handler tagged its route (route + 1); the server's own answers
+   * (413, 431, 503 ...) are matched here. */
+  int r = tag > 0 && tag <= API_R_NUM + 1 ? tag - 1
+                                           : api_route_of(req->method, req->path);
+  api_route_stats *rs = &api->routes[r];
   int b;
   atomic_fetch_add(&rs->by_status[api_status_slot(status)], 1);
   for (b = 0; b < API_LATENCY_BUCKETS - 1; b++) {

@@ -818,7 +818,7 @@ static void stream_respond(api_stream *st, mg_http_response *resp,
       req = &view;
     }
     uint64_t t0 = req->received_ns;
-    s->o.done(s->o.arg, req, st->resp.status, now_ns() - t0);
+    s->o.done(s->o.arg, req, st->resp.status, st->resp.tag, now_ns() - t0);
   }
 }
 
@@ -991,7 +991,8 @@ static void process_completions(mg_http_server *s) {
       }
       if (s->o.done != NULL) {
         int status = j->resp.status ? j->resp.status : 500;
-        s->o.done(s->o.arg, &j->req, status, now_ns() - j->req.received_ns);
+        s->o.done(s->o.arg, &j->req, status, j->resp.tag,
+                  now_ns() - j->req.received_ns);
       }
     } else {
       st->job = NULL;
