@@ -54,7 +54,7 @@ typedef struct api_route_stats {
 } api_route_stats;
 
 typedef struct api_bucket {
-  char name[64]; /* a token's name or a client address */
+  char name[MG_KS_NAME_MAX + 1]; /* a token's name or a client address */
   double tokens;
   uint64_t last_ns;
   int used;

@@ -94,7 +94,9 @@ struct api_job {
   api_stream *st; /* I/O thread only; NULL once the stream is gone */
   mg_http_request req;
   mg_http_response resp;
-  char *hbuf;            /* the stream's header strings, now the job's */
+  char *hbuf;            /* the stream's header strings, now the job's
+                            (the bearer token among them: wiped on free) */
+  size_t hbuf_cap;
   mg_http_header *hdrs;  /* pointers into hbuf */
   uint8_t *body;         /* malloc'd, or NULL for an empty body */
   char *path;            /* ":path" copy, split at '?' */
@@ -392,7 +394,7 @@ static void job_free(api_job *j) {
   if (j == NULL) {
     return;
   }
-  free(j->hbuf);
+  mg_free_secret(j->hbuf, j->hbuf_cap);
   free(j->hdrs);
   mg_free_secret(j->body, j->req.body_len);
   free(j->path);
@@ -863,6 +865,7 @@ static api_job *job_from_stream(api_stream *st) {
     return NULL;
   }
   j->hbuf = st->hbuf;
+  j->hbuf_cap = st->hbuf_cap;
   st->hbuf = NULL;
   size_t hlen = st->hbuf_len;
   st->hbuf_len = st->hbuf_cap = 0;
@@ -1048,10 +1051,15 @@ static int hbuf_append(api_stream *st, const uint8_t *p, size_t n) {
     while (cap < st->hbuf_len + n + 1) {
       cap *= 2;
     }
-    char *nb = realloc(st->hbuf, cap);
+    /* Grown by copy: the headers hold the bearer token. */
+    char *nb = malloc(cap);
     if (nb == NULL) {
       return -1;
     }
+    if (st->hbuf_len > 0) {
+      memcpy(nb, st->hbuf, st->hbuf_len);
+    }
+    mg_free_secret(st->hbuf, st->hbuf_cap);
     st->hbuf = nb;
     st->hbuf_cap = cap;
   }
@@ -1252,7 +1260,7 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f,
 }
 
 static void stream_free(api_stream *st) {
-  free(st->hbuf);
+  mg_free_secret(st->hbuf, st->hbuf_cap);
   mg_free_secret(st->body, st->body_len);
   mg_free_secret(st->resp.body, st->resp.body_len);
   free(st);
