@@ -343,9 +343,20 @@ out:
   return rc;
 }
 
+int mg_ks_audit_content_hmac(mg_keystore *ks, const uint8_t *content,
+                             size_t len, uint8_t out[32]) {
+  MG_ENSURE(ks != NULL && out != NULL && (content != NULL || len == 0),
+            MG_ERR_INVALID_ARG);
+  return mg_sha256.hmac(&mg_sha256, out, ks->audit_hmac_key,
+                        MG_KS_AUDIT_HMAC_KEY_LEN, content != NULL ? content
+                                                                  : (const uint8_t *)"",
+                        len);
+}
+
 int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
                        const mg_ks_audit *a, uint8_t *hmac_out) {
   uint8_t hmac[32], k[8];
+  const uint8_t *h = NULL;
   char *entry = NULL;
   size_t entry_len = 0;
   uint64_t n = 0;
@@ -353,22 +364,25 @@ int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
   MG_ENSURE(ks != NULL && txn != NULL && ctx != NULL && a != NULL &&
                 a->action != NULL &&
                 (a->key_ids != NULL || a->num_key_ids == 0) &&
-                (a->content != NULL || a->content_len == 0),
+                (a->content != NULL || a->content_len == 0) &&
+                (a->content == NULL || a->content_hmac == NULL),
             MG_ERR_INVALID_ARG);
   if (a->content != NULL) {
     MG_GUARD(mg_sha256.hmac(&mg_sha256, hmac, ks->audit_hmac_key,
                             MG_KS_AUDIT_HMAC_KEY_LEN, a->content,
                             a->content_len));
+    h = hmac;
+  } else if (a->content_hmac != NULL) {
+    h = a->content_hmac;
   }
   MG_CHECK(audit_size(txn, &n));
-  MG_CHECK(entry_encode(ctx, a, n, a->content != NULL ? hmac : NULL, &entry,
-                        &entry_len));
+  MG_CHECK(entry_encode(ctx, a, n, h, &entry, &entry_len));
   be64(k, n);
   MG_CHECK(mg_kv_put_sealed(txn, MG_KV_AUDIT, k, 8, n, (const uint8_t *)entry,
                             entry_len, MG_KV_PUT_INSERT));
   MG_CHECK(tree_append(txn, n, (const uint8_t *)entry, entry_len));
-  if (hmac_out != NULL && a->content != NULL) {
-    memcpy(hmac_out, hmac, 32);
+  if (hmac_out != NULL && h != NULL) {
+    memcpy(hmac_out, h, 32);
   }
   rc = 0;
 out:

@@ -338,6 +338,9 @@ typedef struct mg_ks_audit {
   size_t num_key_ids;
   const uint8_t *content; /* message content to HMAC (never stored), or NULL */
   size_t content_len;
+  /* Or the content's HMAC already computed by mg_ks_audit_content_hmac
+   * (32 bytes; |content| is then NULL), or NULL. */
+  const uint8_t *content_hmac;
   int result; /* 0 or the mg_err of a failure / denial */
 } mg_ks_audit;
 
@@ -349,6 +352,15 @@ typedef struct mg_ks_audit {
 MG_MUST_USE int mg_ks_audit_append(mg_keystore *ks, mg_ks_txn *txn,
                                    const mg_ks_ctx *ctx, const mg_ks_audit *a,
                                    uint8_t *hmac_out);
+
+/* mg_ks_audit_content_hmac computes the HMAC an entry records for
+ * |content| (HMAC-SHA256 under the audit HMAC key), outside any
+ * transaction: a batch of entries need not compute theirs one after the
+ * other inside the writer's transaction.  Errors: MG_ERR_INVALID_ARG,
+ * MG_ERR_CRYPTO. */
+MG_MUST_USE int mg_ks_audit_content_hmac(mg_keystore *ks,
+                                         const uint8_t *content, size_t len,
+                                         uint8_t out[32]);
 
 /* mg_ks_audit_record writes |a| in its own transaction (for failures and
  * denials, whose operation wrote nothing; the keystore's own operations
