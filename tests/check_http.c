@@ -200,12 +200,49 @@ static atomic_int slow_started;
  * test after the server thread is joined). */
 static char done_413_path[64], done_413_query[64];
 
+/* Deferred answers: "/defer-now" finishes before its handler returns,
+ * "/defer-later" from another thread 50 ms later. */
+static void *finish_later(void *arg) {
+  mg_http_deferred *d = arg;
+  struct timespec ts = {0, 50 * 1000000L};
+  nanosleep(&ts, NULL);
+  mg_http_response *resp = mg_http_deferred_response(d);
+  const mg_http_request *req = mg_http_deferred_request(d);
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "later %s", req->path);
+  resp->status = 202;
+  resp->content_type = "text/plain";
+  resp->body = malloc((size_t)n);
+  if (resp->body != NULL) {
+    memcpy(resp->body, buf, (size_t)n);
+    resp->body_len = (size_t)n;
+  }
+  mg_http_finish(d);
+  return NULL;
+}
+
 static void test_handler(void *arg, const mg_http_request *req,
                          mg_http_response *resp) {
   (void)arg;
   atomic_fetch_add(&handler_calls, 1);
   char buf[512];
   int n;
+  if (strcmp(req->path, "/defer-later") == 0) {
+    mg_http_deferred *d = mg_http_defer(req);
+    pthread_t th;
+    if (pthread_create(&th, NULL, finish_later, d) == 0) {
+      pthread_detach(th);
+    } else {
+      finish_later(d);
+    }
+    return; /* |resp| is the other thread's now */
+  }
+  if (strcmp(req->path, "/defer-now") == 0) {
+    mg_http_deferred *d = mg_http_defer(req);
+    resp->status = 201;
+    mg_http_finish(d);
+    return;
+  }
   if (strcmp(req->path, "/hello") == 0) {
     n = snprintf(buf, sizeof buf, "hello %s %s q=%s h=%zu id=%s",
                  req->method, req->path, req->query ? req->query : "-",
@@ -606,6 +643,47 @@ START_TEST(test_round_trip) {
 }
 END_TEST
 
+/* Deferred answers (mg_http_defer) go out whether they are finished
+ * before the handler returns or later from another thread; the worker is
+ * free meanwhile (one worker serves the rest), and the server is freed
+ * only after every deferred answer finished. */
+START_TEST(test_deferred) {
+  mg_http_server_options o;
+  mg_http_server_options_default(&o);
+  o.listen = "127.0.0.1:0";
+  o.workers = 1;
+  srv v;
+  srv_start(&v, &o);
+  atomic_store(&done_calls, 0);
+  tclient c;
+  tc_connect(&c, &v);
+  int32_t ids[8];
+  for (int i = 0; i < 6; i++) {
+    ids[i] = tc_request(&c, "GET", "/defer-later", NULL, 0, NULL);
+  }
+  ids[6] = tc_request(&c, "GET", "/defer-now", NULL, 0, NULL);
+  ids[7] = tc_request(&c, "GET", "/hello", NULL, 0, NULL);
+  for (int i = 0; i < 8; i++) {
+    tc_pump(&c, ids[i], 5000);
+  }
+  for (int i = 0; i < 6; i++) {
+    tstream *t = tc_stream(&c, ids[i]);
+    ck_assert_int_eq(t->status, 202);
+    ck_assert_str_eq(t->body, "later /defer-later");
+  }
+  ck_assert_int_eq(tc_stream(&c, ids[6])->status, 201);
+  ck_assert_int_eq(tc_stream(&c, ids[7])->status, 200);
+  /* A deferred answer still pending when the server stops and is freed
+   * lands before the free returns (no use after free under ASan). */
+  (void)tc_request(&c, "GET", "/defer-later", NULL, 0, NULL);
+  struct timespec ts = {0, 10 * 1000000L};
+  nanosleep(&ts, NULL);
+  tc_close(&c);
+  srv_stop(&v);
+  ck_assert_int_ge(atomic_load(&done_calls), 8);
+}
+END_TEST
+
 START_TEST(test_overload_and_resets) {
   mg_http_server_options o;
   mg_http_server_options_default(&o);
@@ -870,6 +948,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_new_errors);
   tcase_add_test(tc, test_round_trip);
+  tcase_add_test(tc, test_deferred);
   tcase_add_test(tc, test_overload_and_resets);
   tcase_add_test(tc, test_body_budget);
   tcase_add_test(tc, test_max_connections);

@@ -108,6 +108,18 @@ typedef struct mg_http_response {
 typedef void (*mg_http_handler_fn)(void *arg, const mg_http_request *req,
                                    mg_http_response *resp);
 
+/* A handler may answer later, from any thread: it calls mg_http_defer
+ * during its call (|req| is then valid until the answer), returns, and
+ * whoever has the answer fills mg_http_deferred_response and calls
+ * mg_http_finish, exactly once (it may do so before the handler returns).
+ * The request counts among the executing handlers (the server's cap)
+ * until then, and mg_http_server_free waits for every deferred answer. */
+typedef struct mg_http_deferred mg_http_deferred;
+mg_http_deferred *mg_http_defer(const mg_http_request *req);
+mg_http_response *mg_http_deferred_response(mg_http_deferred *d);
+const mg_http_request *mg_http_deferred_request(mg_http_deferred *d);
+void mg_http_finish(mg_http_deferred *d);
+
 /* mg_http_done_fn (may be NULL) is called on the I/O thread once a
  * response was handed to nghttp2 (or the stream died first: |status| is
  * then the status it would have had), for metrics.  For the server's own

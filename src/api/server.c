@@ -49,6 +49,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@
 
 #include "api/http.h"
 #include "api/log.h"
+#include "common/blocking.h"
 #include "common/guard.h"
 #include "common/secmem.h"
 
@@ -91,6 +93,13 @@ struct api_job {
   api_job *next;  /* the queue, then the completion list */
   api_job *prev;  /* the queue */
   bool running;   /* taken by a worker (under the server's mu) */
+  bool deferred;  /* the handler called mg_http_defer: mg_http_finish
+                     completes it, not the worker (under mu) */
+  bool handler_returned; /* a deferred job's handler returned (under mu) */
+  bool finished;  /* a deferred job's mg_http_finish ran (under mu) */
+  bool pending;   /* in the I/O thread's |pend| list, not yet queued */
+  uint64_t queued_ns; /* when it joined the queue */
+  mg_http_server *s;
   api_stream *st; /* I/O thread only; NULL once the stream is gone */
   mg_http_request req;
   mg_http_response resp;
@@ -201,6 +210,17 @@ struct mg_http_server {
   api_job *q_head, *q_tail;     /* waiting for a worker */
   api_job *done_head, *done_tail; /* finished, for the I/O thread */
   uint32_t inflight;            /* executing + queued (under mu) */
+  uint32_t deferred;            /* deferred and not finished (under mu) */
+  /* Requests dispatched during one turn of the event loop, queued for
+   * the workers all at once at its end (I/O thread only). */
+  api_job *pend_head, *pend_tail;
+  /* Workers asleep on |cv|, and those signalled that have not woken yet
+   * (under mu); |q_len| jobs queued. */
+  uint32_t sleeping, waking, q_len;
+  uint32_t blocked; /* workers inside a blocking wait (common/blocking.h) */
+  mg_blocking_hooks hooks;
+  uint32_t eager; /* workers woken at once whatever the queue (CPUs) */
+  pthread_cond_t deferred_cv;   /* |deferred| fell to 0 */
   bool workers_exit;
 
   struct {
@@ -416,6 +436,26 @@ static void job_release(mg_http_server *s, api_job *j) {
  * finds no stream. */
 static void job_detach(mg_http_server *s, api_job *j) {
   j->st = NULL;
+  if (j->pending) {
+    /* Not yet queued: only the I/O thread knows it. */
+    if (j->prev != NULL) {
+      j->prev->next = j->next;
+    } else {
+      s->pend_head = j->next;
+    }
+    if (j->next != NULL) {
+      j->next->prev = j->prev;
+    } else {
+      s->pend_tail = j->prev;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->inflight--;
+    stat_dec(&s->st.handlers_queued);
+    pthread_mutex_unlock(&s->mu);
+    s->jobs_outstanding--;
+    job_release(s, j);
+    return;
+  }
   pthread_mutex_lock(&s->mu);
   bool queued = !j->running;
   if (queued) {
@@ -429,6 +469,7 @@ static void job_detach(mg_http_server *s, api_job *j) {
     } else {
       s->q_tail = j->prev;
     }
+    s->q_len--;
     s->inflight--;
     stat_dec(&s->st.handlers_queued);
   }
@@ -439,17 +480,104 @@ static void job_detach(mg_http_server *s, api_job *j) {
   }
 }
 
+static void wake_workers(mg_http_server *s, uint64_t now);
+
+/* complete_job hands a finished job to the I/O thread: it leaves the
+ * count of executing handlers and joins the completion list. */
+static void complete_job(mg_http_server *s, api_job *j) {
+  pthread_mutex_lock(&s->mu);
+  s->inflight--;
+  bool first = s->done_head == NULL;
+  if (s->done_tail != NULL) {
+    s->done_tail->next = j;
+  } else {
+    s->done_head = j;
+  }
+  s->done_tail = j;
+  pthread_mutex_unlock(&s->mu);
+  if (first) {
+    /* Whoever made the list non-empty wakes the I/O thread, which takes
+     * the whole list at once. */
+    uint64_t one = 1;
+    ssize_t wr = write(s->wake_fd, &one, sizeof one);
+    (void)wr; /* EAGAIN: the counter is already non-zero, a wake is due */
+  }
+}
+
+static api_job *job_of(const mg_http_request *req) {
+  return (api_job *)(void *)((char *)(uintptr_t)req -
+                             offsetof(api_job, req));
+}
+
+mg_http_deferred *mg_http_defer(const mg_http_request *req) {
+  api_job *j = job_of(req);
+  pthread_mutex_lock(&j->s->mu);
+  j->deferred = true;
+  j->s->deferred++;
+  pthread_mutex_unlock(&j->s->mu);
+  return (mg_http_deferred *)j;
+}
+
+mg_http_response *mg_http_deferred_response(mg_http_deferred *d) {
+  return &((api_job *)d)->resp;
+}
+
+const mg_http_request *mg_http_deferred_request(mg_http_deferred *d) {
+  return &((api_job *)d)->req;
+}
+
+void mg_http_finish(mg_http_deferred *d) {
+  api_job *j = (api_job *)d;
+  mg_http_server *s = j->s;
+  pthread_mutex_lock(&s->mu);
+  /* Finished before its handler returned (the operation completed on
+   * the handler's own thread): the worker completes it on return. */
+  bool handler_returned = j->handler_returned;
+  j->finished = true;
+  if (--s->deferred == 0) {
+    pthread_cond_broadcast(&s->deferred_cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (handler_returned) {
+    complete_job(s, j);
+  }
+}
+
+/* A worker about to block (a handler waiting for its commit): another
+ * may take the queue's jobs meanwhile. */
+static void worker_block_begin(void *arg) {
+  mg_http_server *s = arg;
+  pthread_mutex_lock(&s->mu);
+  s->blocked++;
+  wake_workers(s, now_ns());
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void worker_block_end(void *arg) {
+  mg_http_server *s = arg;
+  pthread_mutex_lock(&s->mu);
+  s->blocked--;
+  pthread_mutex_unlock(&s->mu);
+}
+
 static void *worker_main(void *arg) {
   mg_http_server *s = arg;
+  mg_blocking_set(&s->hooks);
   pthread_mutex_lock(&s->mu);
   for (;;) {
     while (s->q_head == NULL && !s->workers_exit) {
+      s->sleeping++;
       pthread_cond_wait(&s->cv, &s->mu);
+      s->sleeping--;
+      if (s->waking > 0) {
+        s->waking--;
+      }
     }
     if (s->workers_exit) {
       break;
     }
     api_job *j = s->q_head;
+    s->q_len--;
     s->q_head = j->next;
     if (s->q_head != NULL) {
       s->q_head->prev = NULL;
@@ -466,22 +594,20 @@ static void *worker_main(void *arg) {
 
     pthread_mutex_lock(&s->mu);
     stat_dec(&s->st.handlers_running);
-    s->inflight--;
-    bool first = s->done_head == NULL;
-    if (s->done_tail != NULL) {
-      s->done_tail->next = j;
-    } else {
-      s->done_head = j;
+    if (j->deferred) {
+      /* Answered by mg_http_finish: later, or already (it completes
+       * the job only once the handler returned, see there). */
+      j->handler_returned = true;
+      bool finished = j->finished;
+      pthread_mutex_unlock(&s->mu);
+      if (finished) {
+        complete_job(s, j);
+      }
+      pthread_mutex_lock(&s->mu);
+      continue;
     }
-    s->done_tail = j;
     pthread_mutex_unlock(&s->mu);
-    if (first) {
-      /* Whoever made the list non-empty wakes the I/O thread, which takes
-       * the whole list at once. */
-      uint64_t one = 1;
-      ssize_t wr = write(s->wake_fd, &one, sizeof one);
-      (void)wr; /* EAGAIN: the counter is already non-zero, a wake is due */
-    }
+    complete_job(s, j);
     pthread_mutex_lock(&s->mu);
   }
   pthread_mutex_unlock(&s->mu);
@@ -845,6 +971,7 @@ static api_job *job_from_stream(api_stream *st) {
   if (j == NULL) {
     return NULL;
   }
+  j->s = c->s;
   size_t num = 0;
   for (size_t off = 0; off < st->hbuf_len;) {
     const char *name = st->hbuf + off;
@@ -965,15 +1092,78 @@ static void stream_dispatch(api_stream *st) {
   pthread_mutex_lock(&s->mu);
   s->inflight++;
   stat_inc(&s->st.handlers_queued);
-  j->prev = s->q_tail;
-  if (s->q_tail != NULL) {
-    s->q_tail->next = j;
-  } else {
-    s->q_head = j;
-  }
-  s->q_tail = j;
-  pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);
+  /* Queued for the workers at the end of this turn of the event loop
+   * (flush_dispatch), with the other requests it brought. */
+  j->pending = true;
+  j->next = NULL;
+  j->prev = s->pend_tail;
+  if (s->pend_tail != NULL) {
+    s->pend_tail->next = j;
+  } else {
+    s->pend_head = j;
+  }
+  s->pend_tail = j;
+}
+
+/* Workers are woken sparingly: a wake-up and a sleep cost a worker about
+ * what a small request does.  Up to |eager| (the CPUs) are woken as soon
+ * as there is work; beyond that one more wakes when the queue holds more
+ * than QUEUE_PER_WORKER jobs per awake worker, or when its oldest job has
+ * waited QUEUE_MAX_WAIT_NS (the awake workers may be blocked: a handler
+ * waiting for its commit). */
+#define QUEUE_PER_WORKER 4
+#define QUEUE_MAX_WAIT_NS 500000u
+
+/* wake_workers, under mu, signals the workers the queue calls for. */
+static void wake_workers(mg_http_server *s, uint64_t now) {
+  for (;;) {
+    if (s->q_len == 0 || s->sleeping <= s->waking) {
+      return;
+    }
+    /* Blocked workers (waiting for a commit) do not count as awake. */
+    uint32_t awake = s->num_threads - s->sleeping - s->blocked + s->waking;
+    bool want = awake < s->eager ||
+                s->q_len > (uint64_t)awake * QUEUE_PER_WORKER ||
+                now - s->q_head->queued_ns >= QUEUE_MAX_WAIT_NS;
+    if (!want) {
+      return;
+    }
+    s->waking++;
+    pthread_cond_signal(&s->cv);
+    if (awake >= s->eager) {
+      return; /* beyond the eager ones: one at a time */
+    }
+  }
+}
+
+/* flush_dispatch queues the requests dispatched during this turn of the
+ * event loop and wakes the workers they call for; returns whether jobs
+ * wait in the queue (the loop then comes back within QUEUE_MAX_WAIT_NS). */
+static bool flush_dispatch(mg_http_server *s) {
+  uint64_t now = now_ns();
+  for (api_job *j = s->pend_head; j != NULL; j = j->next) {
+    j->pending = false;
+    j->queued_ns = now;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (s->pend_head != NULL) {
+    s->pend_head->prev = s->q_tail;
+    if (s->q_tail != NULL) {
+      s->q_tail->next = s->pend_head;
+    } else {
+      s->q_head = s->pend_head;
+    }
+    s->q_tail = s->pend_tail;
+    for (api_job *j = s->pend_head; j != NULL; j = j->next) {
+      s->q_len++;
+    }
+    s->pend_head = s->pend_tail = NULL;
+  }
+  wake_workers(s, now);
+  bool waiting = s->q_len > 0 && s->sleeping > s->waking;
+  pthread_mutex_unlock(&s->mu);
+  return waiting;
 }
 
 /* process_completions submits the responses of finished handlers. */
@@ -1863,6 +2053,11 @@ int mg_http_server_new(mg_http_server **out, const mg_http_server_options *o) {
     pthread_mutex_destroy(&s->mu);
     MG_FAIL(MG_ERR_NOMEM);
   }
+  if (pthread_cond_init(&s->deferred_cv, NULL) != 0) {
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    MG_FAIL(MG_ERR_NOMEM);
+  }
   s->mu_init = true;
   MG_CHECK(h2_setup(s));
   if (s->cert_copy != NULL) {
@@ -1892,6 +2087,11 @@ int mg_http_server_new(mg_http_server **out, const mg_http_server_options *o) {
   if (s->threads == NULL) {
     MG_FAIL(MG_ERR_NOMEM);
   }
+  s->hooks.begin = worker_block_begin;
+  s->hooks.end = worker_block_end;
+  s->hooks.arg = s;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  s->eager = cpus < 1 ? 1 : cpus > (long)o->workers ? o->workers : (uint32_t)cpus;
   for (uint32_t i = 0; i < o->workers; i++) {
     if (pthread_create(&s->threads[i], NULL, worker_main, s) != 0) {
       MG_FAIL(MG_ERR_NOMEM);
@@ -1976,8 +2176,11 @@ int mg_http_server_run(mg_http_server *s) {
          s->ca_copy != NULL ? "on" : "off", (char *)NULL);
   struct epoll_event evs[64];
   uint64_t last_tick = now_ns();
+  bool queue_waiting = false;
   for (;;) {
-    int n = epoll_wait(s->epfd, evs, (int)MG_ARRAY_LEN(evs), TICK_MS);
+    /* Jobs waiting for a worker that may need waking: back in 1 ms. */
+    int n = epoll_wait(s->epfd, evs, (int)MG_ARRAY_LEN(evs),
+                       queue_waiting ? 1 : TICK_MS);
     if (n < 0 && errno != EINTR) {
       mg_log(MG_LOG_ERROR, "epoll_failed", "error", strerror(errno),
              (char *)NULL);
@@ -2006,6 +2209,7 @@ int mg_http_server_run(mg_http_server *s) {
       }
     }
     free_dead(s);
+    queue_waiting = flush_dispatch(s);
     uint64_t t = now_ns();
     if (t - last_tick >= (uint64_t)TICK_MS * 1000000u) {
       last_tick = t;
@@ -2026,6 +2230,7 @@ int mg_http_server_run(mg_http_server *s) {
       }
     }
   }
+  (void)flush_dispatch(s);
   /* Past the grace period (or drained): close what is left.  Handlers
    * still running finish into the completion list, freed by _free. */
   while (s->conns != NULL) {
@@ -2056,6 +2261,15 @@ void mg_http_server_free(mg_http_server *s) {
     pthread_join(s->threads[i], NULL);
   }
   free(s->threads);
+  if (s->mu_init) {
+    /* Deferred answers still pending (their operations finish on other
+     * threads) land in the completion list before it is freed. */
+    pthread_mutex_lock(&s->mu);
+    while (s->deferred > 0) {
+      pthread_cond_wait(&s->deferred_cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
   /* Without run() (or after it), no connection is left; free them anyway. */
   while (s->conns != NULL) {
     conn_close(s->conns, "free");
@@ -2070,6 +2284,7 @@ void mg_http_server_free(mg_http_server *s) {
     job_free(j);
   }
   if (s->mu_init) {
+    pthread_cond_destroy(&s->deferred_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
   }

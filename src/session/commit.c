@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/blocking.h"
 #include "common/guard.h"
 #include "session/session_int.h"
 
@@ -145,13 +146,35 @@ static void run_turn(sess_committer *c) {
   run_batch(c, c->batch, n);
   pthread_mutex_lock(&c->mu);
   c->running = 0;
+  sess_job *async = NULL, **async_tail = &async;
   while (first_done != NULL) {
     sess_job *j = first_done;
     first_done = j->next;
     j->next = NULL;
+    if (j->complete != NULL) {
+      *async_tail = j;
+      async_tail = &j->next;
+      continue;
+    }
     j->done = 1;
     pthread_cond_signal(&j->cv);
   }
+  if (async == NULL) {
+    return;
+  }
+  /* The asynchronous jobs' completions run without the lock: another
+   * thread may lead the next batch meanwhile. */
+  if (c->head != NULL && c->idle) {
+    pthread_cond_signal(&c->work_cv);
+  }
+  pthread_mutex_unlock(&c->mu);
+  while (async != NULL) {
+    sess_job *j = async;
+    async = j->next;
+    j->next = NULL;
+    j->complete(j); /* may free |j| */
+  }
+  pthread_mutex_lock(&c->mu);
 }
 
 static void *committer_main(void *arg) {
@@ -233,9 +256,12 @@ int sess_run(sess_committer *c, sess_job_fn fn, void *arg) {
   j.fn = fn;
   j.arg = arg;
   pthread_cond_init(&j.cv, NULL);
+  /* Leading a batch (its fsync) or waiting for one: a long wait. */
+  mg_blocking_begin();
   pthread_mutex_lock(&c->mu);
   if (c->stop) {
     pthread_mutex_unlock(&c->mu);
+    mg_blocking_end();
     pthread_cond_destroy(&j.cv);
     return MG_ERR_STATE;
   }
@@ -268,8 +294,51 @@ int sess_run(sess_committer *c, sess_job_fn fn, void *arg) {
     pthread_cond_signal(&c->quiet_cv);
   }
   pthread_mutex_unlock(&c->mu);
+  mg_blocking_end();
   pthread_cond_destroy(&j.cv);
   return j.rc;
+}
+
+int sess_submit(sess_committer *c, sess_job *j) {
+  MG_ENSURE(c != NULL && c->started && j != NULL && j->fn != NULL &&
+                j->complete != NULL,
+            MG_ERR_INVALID_ARG);
+  j->next = NULL;
+  j->done = 0;
+  j->rc = 0;
+  pthread_mutex_lock(&c->mu);
+  if (c->stop) {
+    pthread_mutex_unlock(&c->mu);
+    return MG_ERR_STATE;
+  }
+  c->inside++;
+  if (c->tail != NULL) {
+    c->tail->next = j;
+  } else {
+    c->head = j;
+  }
+  c->tail = j;
+  if (!c->running) {
+    /* As in sess_run: no batch running, this thread leads one (and waits
+     * for its fsync: a long wait). */
+    c->running = 1;
+    pthread_mutex_unlock(&c->mu);
+    mg_blocking_begin();
+    pthread_mutex_lock(&c->mu);
+    run_turn(c);
+    pthread_mutex_unlock(&c->mu);
+    mg_blocking_end();
+    pthread_mutex_lock(&c->mu);
+    if ((c->head != NULL || c->stop) && c->idle) {
+      pthread_cond_signal(&c->work_cv);
+    }
+  }
+  /* Else a batch runs: the committer thread takes this job after it. */
+  if (--c->inside == 0 && c->stop) {
+    pthread_cond_signal(&c->quiet_cv);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return 0;
 }
 
 void sess_committer_stats(sess_committer *c, mg_session_stats *out) {
