@@ -1039,11 +1039,100 @@ typedef struct sent {
 typedef struct worker {
   int t;
   int n;
+  int async; /* mg_session_encrypt_async, every call in flight at once */
   sent *out;
 } worker;
 
+/* One asynchronous encrypt's callbacks: |ready| then |done|, once each. */
+typedef struct async_call {
+  pthread_mutex_t *mu;
+  pthread_cond_t *cv;
+  int *pending;
+  mg_encrypted e;
+  int ready_calls, done_calls, rc;
+  int ready_fail; /* |ready| refuses the message */
+  size_t msg_len_at_ready;
+} async_call;
+
+static int async_ready(void *arg, const mg_encrypted *e) {
+  async_call *a = arg;
+  a->ready_calls++;
+  a->msg_len_at_ready = e->message.len;
+  return a->ready_fail ? MG_ERR_NOMEM : 0;
+}
+
+static void async_done(void *arg, int rc) {
+  async_call *a = arg;
+  pthread_mutex_lock(a->mu);
+  a->done_calls++;
+  a->rc = rc;
+  if (--*a->pending == 0) {
+    pthread_cond_broadcast(a->cv);
+  }
+  pthread_mutex_unlock(a->mu);
+}
+
+static void async_worker(worker *w) {
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+  int pending = 0;
+  async_call *calls = calloc((size_t)w->n, sizeof(*calls));
+  if (calls == NULL) {
+    return;
+  }
+  for (int k = 0; k < w->n; k++) {
+    sent *s = &w->out[k];
+    char conv[16];
+    mg_encrypt_cb cb = {async_ready, async_done, &calls[k]};
+    calls[k].mu = &mu;
+    calls[k].cv = &cv;
+    calls[k].pending = &pending;
+    s->conv = (uint32_t)((w->t + k) % NCONV);
+    snprintf(conv, sizeof(conv), "conv-%u", s->conv);
+    snprintf(s->text, sizeof(s->text), "t%d m%d", w->t, k);
+    pthread_mutex_lock(&mu);
+    pending++;
+    pthread_mutex_unlock(&mu);
+    int rc = mg_session_encrypt_async(sess, &CTX, conv,
+                                      (const uint8_t *)s->text,
+                                      strlen(s->text), NULL, 0, &calls[k].e,
+                                      &cb);
+    if (rc < 0) {
+      pthread_mutex_lock(&mu);
+      pending--;
+      pthread_mutex_unlock(&mu);
+      calls[k].rc = rc;
+    }
+  }
+  pthread_mutex_lock(&mu);
+  while (pending > 0) {
+    pthread_cond_wait(&cv, &mu);
+  }
+  pthread_mutex_unlock(&mu);
+  for (int k = 0; k < w->n; k++) {
+    sent *s = &w->out[k];
+    async_call *a = &calls[k];
+    if (a->rc < 0 || a->ready_calls != 1 || a->done_calls != 1 ||
+        a->msg_len_at_ready != a->e.message.len) {
+      s->conv = UINT32_MAX; /* the test fails on it */
+      mg_encrypted_cleanup(&a->e);
+      continue;
+    }
+    s->gen = a->e.generation;
+    s->epoch = a->e.epoch;
+    s->msg = a->e.message;
+    memset(&a->e.message, 0, sizeof(a->e.message));
+    mg_encrypted_cleanup(&a->e);
+  }
+  free(calls);
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
+  if (w->async) {
+    async_worker(w);
+    return NULL;
+  }
   for (int k = 0; k < w->n; k++) {
     sent *s = &w->out[k];
     char conv[16];
@@ -1074,6 +1163,8 @@ static int by_conv_gen(const void *a, const void *b) {
   return x->gen < y->gen ? -1 : x->gen > y->gen ? 1 : 0;
 }
 
+/* _i = 0: mg_session_encrypt; 1: mg_session_encrypt_async, each thread
+ * with all its calls in flight at once. */
 START_TEST(test_concurrent_encrypt) {
   device d[NCONV];
   pthread_t th[NTHREADS];
@@ -1097,6 +1188,7 @@ START_TEST(test_concurrent_encrypt) {
   for (int t = 0; t < NTHREADS; t++) {
     w[t].t = t;
     w[t].n = per;
+    w[t].async = _i;
     w[t].out = all + (size_t)t * (size_t)per;
     ck_assert_int_eq(pthread_create(&th[t], NULL, worker_main, &w[t]), 0);
   }
@@ -1144,6 +1236,90 @@ START_TEST(test_concurrent_encrypt) {
   for (int i = 0; i < NCONV; i++) {
     device_cleanup(&d[i]);
   }
+}
+END_TEST
+
+/* An asynchronous encrypt whose |ready| refuses the message: its error is
+ * the result, |done| is never called, nothing is recorded, and the
+ * generation it used is never used again. */
+START_TEST(test_encrypt_async_refused) {
+  device d;
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+  int pending = 1;
+  async_call a;
+  mg_encrypt_cb cb = {async_ready, async_done, &a};
+  mg_encrypted e;
+  mls_bytes pt = {0};
+  uint32_t gen = 0;
+  make_identity("acme", 1);
+  device_init(&d, 1);
+  open_with("acme", "conv-r", &d);
+  uint64_t a0 = audit_size();
+  memset(&a, 0, sizeof(a));
+  a.mu = &mu;
+  a.cv = &cv;
+  a.pending = &pending;
+  a.ready_fail = 1;
+  ck_assert_int_eq(mg_session_encrypt_async(sess, &CTX, "conv-r",
+                                            (const uint8_t *)"x", 1, NULL, 0,
+                                            &a.e, &cb),
+                   MG_ERR_NOMEM);
+  ck_assert_int_eq(a.ready_calls, 1);
+  ck_assert_int_eq(a.done_calls, 0);
+  ck_assert_ptr_null(a.e.message.data); /* dropped */
+  ck_assert_uint_eq(audit_size(), a0);
+  /* Bad arguments: neither callback. */
+  memset(&a, 0, sizeof(a));
+  a.mu = &mu;
+  a.cv = &cv;
+  a.pending = &pending;
+  ck_assert_int_eq(mg_session_encrypt_async(sess, &CTX, "no-such-conv",
+                                            (const uint8_t *)"x", 1, NULL, 0,
+                                            &a.e, &cb),
+                   MG_ERR_NOT_FOUND);
+  ck_assert_int_eq(mg_session_encrypt_async(sess, &CTX, "conv-r", NULL, 1,
+                                            NULL, 0, &a.e, &cb),
+                   MG_ERR_INVALID_ARG);
+  ck_assert_int_eq(a.ready_calls + a.done_calls, 0);
+  /* The next message skips the refused one's generation. */
+  a0 = audit_size();
+  memset(&a, 0, sizeof(a));
+  a.mu = &mu;
+  a.cv = &cv;
+  a.pending = &pending;
+  ck_assert_int_eq(mg_session_encrypt_async(sess, &CTX, "conv-r",
+                                            (const uint8_t *)"next", 4, NULL,
+                                            0, &a.e, &cb),
+                   0);
+  pthread_mutex_lock(&mu);
+  while (pending > 0) {
+    pthread_cond_wait(&cv, &mu);
+  }
+  pthread_mutex_unlock(&mu);
+  ck_assert_int_eq(a.rc, 0);
+  ck_assert_int_eq(a.ready_calls, 1);
+  ck_assert_int_eq(a.done_calls, 1);
+  ck_assert_uint_eq(a.e.generation, 1);
+  ck_assert_int_eq(device_process(&d, a.e.message.data, a.e.message.len,
+                                  &pt, &gen),
+                   0);
+  ck_assert_uint_eq(gen, 1);
+  ck_assert_mem_eq(pt.data, "next", 4);
+  mls_bytes_cleanup_secret(&pt);
+  audit_list *l = audit_since(a0);
+  ck_assert_uint_eq(l->n, 1);
+  ck_assert_uint_eq(audit_count(l, "message.encrypt", "ok"), 1);
+  free(l);
+  /* The synchronous call agrees on the content HMAC it records. */
+  ck_assert_int_eq(mg_session_encrypt(sess, &CTX, "conv-r",
+                                      (const uint8_t *)"next", 4, NULL, 0,
+                                      &e),
+                   0);
+  ck_assert_mem_eq(e.content_hmac, a.e.content_hmac, 32);
+  mg_encrypted_cleanup(&e);
+  mg_encrypted_cleanup(&a.e);
+  device_cleanup(&d);
 }
 END_TEST
 
@@ -1428,7 +1604,8 @@ int main(void) {
   tcase_add_test(tc, test_two_sessions);
   tcase_add_test(tc, test_reload_skips_lease);
   tcase_add_test(tc, test_generations_exhausted);
-  tcase_add_test(tc, test_concurrent_encrypt);
+  tcase_add_loop_test(tc, test_concurrent_encrypt, 0, 2);
+  tcase_add_test(tc, test_encrypt_async_refused);
   tcase_add_test(tc, test_small_cache);
   if (!quick()) {
     tcase_add_test(tc, test_many_readers);

@@ -993,8 +993,15 @@ void mg_api_handle(void *arg, const mg_http_request *req,
   dispatch(&c);
   json_decref(c.body);
   c.body = NULL;
-  resp->tag = c.route + 1; /* for mg_api_done: no second route match */
-  access_log(&c);
+  if (!c.deferred) {
+    /* A deferred answer may already be on its way: |resp| is not ours. */
+    api_call_finish(&c);
+  }
+}
+
+void api_call_finish(api_call *c) {
+  c->resp->tag = c->route + 1; /* for mg_api_done: no second route match */
+  access_log(c);
 }
 
 static void dispatch(api_call *c) {

@@ -89,7 +89,16 @@ typedef struct api_call {
   mg_ks_ctx ctx;            /* actor "token:<name>", now */
   char actor[MG_KS_NAME_MAX + 8];
   json_t *body;             /* the parsed JSON body, or NULL */
+  /* The handler answers later (mg_http_defer): mg_api_handle leaves the
+   * response alone, and the answer's api_call_finish tags and logs it. */
+  int deferred;
 } api_call;
+
+/* api_call_finish ends a request's handling: tags the response with its
+ * route (for mg_api_done) and writes the access log line.  mg_api_handle
+ * calls it, or whoever answers a deferred request, just before
+ * mg_http_finish. */
+void api_call_finish(api_call *c);
 
 /* ---- responses (api.c) */
 

@@ -148,10 +148,60 @@ void api_h_conv_get(api_call *c) {
   mg_conv_info_cleanup(&info);
 }
 
+/* An encrypt answered once its audit entry is durable, without holding
+ * the worker meanwhile (mg_session_encrypt_async): the answer is written
+ * while the entry waits for its group commit, and sent when it is in. */
+typedef struct encrypt_call {
+  api_call c; /* a copy of the handler's: it outlives the handler */
+  mg_http_deferred *d;
+  mg_encrypted e;
+} encrypt_call;
+
+static int encrypt_ready(void *arg, const mg_encrypted *e) {
+  encrypt_call *ec = arg;
+  api_out o;
+  if (api_out_init(&o, MG_BASE64_ENCODED_LEN(e->message.len) + 256) < 0) {
+    return MG_ERR_NOMEM;
+  }
+  api_out_str(&o, "{\"message\":\"");
+  api_out_b64(&o, e->message.data, e->message.len, 0);
+  api_out_str(&o, "\",\"epoch\":");
+  api_out_u64(&o, e->epoch);
+  api_out_str(&o, ",\"generation\":");
+  api_out_u64(&o, e->generation);
+  api_out_str(&o, ",\"signature_key_id\":\"");
+  api_out_hex(&o, e->signature_key_id, MG_KS_KEY_ID_LEN);
+  api_out_str(&o, "\",\"content_hmac\":\"");
+  api_out_hex(&o, e->content_hmac, 32);
+  api_out_str(&o, "\"}");
+  if (o.failed) {
+    mg_free_secret(o.p, o.cap);
+    return MG_ERR_NOMEM;
+  }
+  /* Prepared, not sent: the response goes out with mg_http_finish. */
+  api_out_send(&ec->c, 200, &o);
+  ec->d = mg_http_defer(ec->c.req);
+  ec->c.deferred = 1;
+  return 0;
+}
+
+static void encrypt_done(void *arg, int rc) {
+  encrypt_call *ec = arg;
+  mg_http_deferred *d = ec->d;
+  if (rc < 0) {
+    /* Not durable: the message is dropped, the failure answered. */
+    api_error(&ec->c, rc, "encrypt");
+  }
+  mg_encrypted_cleanup(&ec->e);
+  api_call_finish(&ec->c);
+  free(ec);
+  mg_http_finish(d);
+}
+
 void api_h_conv_encrypt(api_call *c) {
   mls_bytes pt = {NULL, 0}, aad = {NULL, 0};
-  mg_encrypted e;
-  api_out o;
+  encrypt_call *ec;
+  mg_encrypt_cb cb;
   int rc;
   if (conv_param(c) < 0) {
     return;
@@ -175,30 +225,34 @@ void api_h_conv_encrypt(api_call *c) {
     json_decref(c->body);
     c->body = NULL;
   }
-  memset(&e, 0, sizeof(e));
-  rc = mg_session_encrypt(c->api->sess, &c->ctx, c->params[0], pt.data,
-                          pt.len, aad.data, aad.len, &e);
+  ec = calloc(1, sizeof(*ec));
+  if (ec == NULL) {
+    bytes_free(&pt, 1);
+    bytes_free(&aad, 0);
+    api_problem(c, 503, "overloaded", "out of memory");
+    return;
+  }
+  ec->c = *c;
+  /* The copy's pointers into itself. */
+  ec->c.ctx.actor = c->ctx.actor == c->actor ? ec->c.actor : c->ctx.actor;
+  ec->c.params[0] = c->params[0] != NULL ? ec->c.param_buf[0] : NULL;
+  ec->c.params[1] = c->params[1] != NULL ? ec->c.param_buf[1] : NULL;
+  ec->c.body = NULL;
+  cb.ready = encrypt_ready;
+  cb.done = encrypt_done;
+  cb.arg = ec;
+  rc = mg_session_encrypt_async(c->api->sess, &ec->c.ctx, ec->c.params[0],
+                                pt.data, pt.len, aad.data, aad.len, &ec->e,
+                                &cb);
   bytes_free(&pt, 1);
   bytes_free(&aad, 0);
   if (rc < 0) {
+    free(ec);
     api_error(c, rc, "encrypt");
     return;
   }
-  if (api_out_init(&o, MG_BASE64_ENCODED_LEN(e.message.len) + 256) == 0) {
-    api_out_str(&o, "{\"message\":\"");
-    api_out_b64(&o, e.message.data, e.message.len, 0);
-    api_out_str(&o, "\",\"epoch\":");
-    api_out_u64(&o, e.epoch);
-    api_out_str(&o, ",\"generation\":");
-    api_out_u64(&o, e.generation);
-    api_out_str(&o, ",\"signature_key_id\":\"");
-    api_out_hex(&o, e.signature_key_id, MG_KS_KEY_ID_LEN);
-    api_out_str(&o, "\",\"content_hmac\":\"");
-    api_out_hex(&o, e.content_hmac, 32);
-    api_out_str(&o, "\"}");
-  }
-  api_out_send(c, 200, &o);
-  mg_encrypted_cleanup(&e);
+  /* Answered by encrypt_done (maybe already). */
+  c->deferred = 1;
 }
 
 void api_h_conv_decrypt(api_call *c) {

@@ -994,24 +994,26 @@ static int take_generation(mg_session *s, sess_conv *c) {
   return 0;
 }
 
-int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
-                       const char *conv_id, const uint8_t *pt, size_t pt_len,
-                       const uint8_t *aad, size_t aad_len, mg_encrypted *out) {
+/* encrypt_make makes the message of an encrypt (everything but its audit
+ * entry): the next leased generation, the message, and the HMAC its
+ * audit entry records.  |key_id| gets our signature key ID (|*have_key_id|
+ * set) once the conversation is found.  On error |out| is cleaned. */
+static int encrypt_make(mg_session *s, const char *conv_id, const uint8_t *pt,
+                        size_t pt_len, const uint8_t *aad, size_t aad_len,
+                        mg_encrypted *out, uint8_t key_id[MG_KS_KEY_ID_LEN],
+                        int *have_key_id) {
   sess_conv *c = NULL;
-  audit_arg au;
   uint32_t gen = 0;
-  uint8_t key_id[MG_KS_KEY_ID_LEN];
-  int have_key_id = 0;
   int rc;
-  MG_ENSURE(s != NULL && valid_ctx(ctx) && out != NULL, MG_ERR_INVALID_ARG);
   memset(out, 0, sizeof(*out));
+  *have_key_id = 0;
   if (!mg_ks_conv_id_valid(conv_id) || (pt == NULL && pt_len != 0) ||
       (aad == NULL && aad_len != 0)) {
-    MG_FAIL(MG_ERR_INVALID_ARG);
+    return MG_ERR_INVALID_ARG;
   }
-  MG_CHECK(conv_acquire(s, conv_id, 1, &c));
-  memcpy(key_id, c->key_id, sizeof(key_id));
-  have_key_id = 1;
+  MG_GUARD(conv_acquire(s, conv_id, 1, &c));
+  memcpy(key_id, c->key_id, MG_KS_KEY_ID_LEN);
+  *have_key_id = 1;
   rc = take_generation(s, c);
   if (rc == 0) {
     rc = mls_group_protect(c->g, pt, pt_len, aad, aad_len, 0, &out->message,
@@ -1023,19 +1025,35 @@ int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
   if (rc < 0) {
     /* The group may have moved (a lease taken, a generation consumed):
      * forget it; it reloads from the store and leases afresh. */
-    mls_bytes_cleanup(&out->message);
+    mg_encrypted_cleanup(out);
     conv_drop(s, c);
     conv_unlock(s, c);
-    c = NULL;
-    goto out;
+    return rc;
   }
   c->lease_next = gen + 1;
   out->epoch = mls_group_epoch(c->g);
   out->generation = gen;
   memcpy(out->signature_key_id, c->key_id, MG_KS_KEY_ID_LEN);
   conv_unlock(s, c);
-  c = NULL;
+  /* The audit entry's HMAC is computed here, not inside the shared
+   * transaction (whose jobs run one after the other). */
+  rc = mg_ks_audit_content_hmac(s->ks, pt, pt_len, out->content_hmac);
+  if (rc < 0) {
+    mg_encrypted_cleanup(out);
+  }
+  return rc;
+}
 
+int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
+                       const char *conv_id, const uint8_t *pt, size_t pt_len,
+                       const uint8_t *aad, size_t aad_len, mg_encrypted *out) {
+  audit_arg au;
+  uint8_t key_id[MG_KS_KEY_ID_LEN];
+  int have_key_id = 0;
+  int rc;
+  MG_ENSURE(s != NULL && valid_ctx(ctx) && out != NULL, MG_ERR_INVALID_ARG);
+  MG_CHECK(encrypt_make(s, conv_id, pt, pt_len, aad, aad_len, out, key_id,
+                        &have_key_id));
   /* The audit entry (HMAC of the plaintext) is durable before the message
    * is returned.  If it is not, the message is dropped; its generation
    * is never used again (the ratchet moved past it). */
@@ -1043,9 +1061,7 @@ int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
   au.s = s;
   au.ctx = ctx;
   audit_init(&au.a, "message.encrypt", conv_id, out->signature_key_id);
-  au.a.content = pt;
-  au.a.content_len = pt_len;
-  au.hmac_out = out->content_hmac;
+  au.a.content_hmac = out->content_hmac;
   MG_CHECK(sess_run(&s->com, audit_fn, &au));
   rc = 0;
 out:
@@ -1056,6 +1072,92 @@ out:
   }
   count_op(s, OP_ENCRYPT, rc);
   return rc;
+}
+
+/* An asynchronous encrypt's audit job: everything it refers to is its
+ * own (the caller's context and strings are gone by the time it runs). */
+typedef struct encrypt_job {
+  sess_job job; /* first: the committer hands back this pointer */
+  audit_arg au;
+  mg_ks_ctx ctx;
+  char actor[MG_KS_NAME_MAX + 16];
+  char conv_id[MG_KS_CONV_ID_MAX + 1];
+  uint8_t key_id[MG_KS_KEY_ID_LEN];
+  uint8_t hmac[32];
+  mg_encrypt_cb cb;
+} encrypt_job;
+
+static void encrypt_job_done(sess_job *j) {
+  encrypt_job *e = (encrypt_job *)(void *)j;
+  int rc = j->rc;
+  mg_encrypt_cb cb = e->cb;
+  /* A failure here is the audit append's: the store's or the process's
+   * (the entry's strings were valid when the message was made), which
+   * audit_failure does not record -- and it could not: this may run on
+   * the committer thread, where a sess_run would wait on itself. */
+  count_op(e->au.s, OP_ENCRYPT, rc);
+  mg_memzero(e->hmac, sizeof(e->hmac));
+  free(e);
+  cb.done(cb.arg, rc);
+}
+
+int mg_session_encrypt_async(mg_session *s, const mg_ks_ctx *ctx,
+                             const char *conv_id, const uint8_t *pt,
+                             size_t pt_len, const uint8_t *aad,
+                             size_t aad_len, mg_encrypted *out,
+                             const mg_encrypt_cb *cb) {
+  uint8_t key_id[MG_KS_KEY_ID_LEN];
+  int have_key_id = 0;
+  encrypt_job *e = NULL;
+  int rc;
+  MG_ENSURE(s != NULL && valid_ctx(ctx) && out != NULL && cb != NULL &&
+                cb->ready != NULL && cb->done != NULL,
+            MG_ERR_INVALID_ARG);
+  if (strlen(ctx->actor) >= sizeof(e->actor)) {
+    return MG_ERR_INVALID_ARG;
+  }
+  e = calloc(1, sizeof(*e));
+  MG_ENSURE(e != NULL, MG_ERR_NOMEM);
+  rc = encrypt_make(s, conv_id, pt, pt_len, aad, aad_len, out, key_id,
+                    &have_key_id);
+  if (rc < 0) {
+    free(e);
+    audit_failure(s, ctx, "message.encrypt", conv_id,
+                  have_key_id ? key_id : NULL, rc);
+    count_op(s, OP_ENCRYPT, rc);
+    return rc;
+  }
+  rc = cb->ready(cb->arg, out);
+  if (rc < 0) {
+    /* The caller's failure, not the operation's: the message is dropped
+     * (its generation is never used again), nothing is recorded. */
+    free(e);
+    mg_encrypted_cleanup(out);
+    count_op(s, OP_ENCRYPT, rc);
+    return rc;
+  }
+  strcpy(e->actor, ctx->actor);
+  e->ctx.actor = e->actor;
+  e->ctx.now = ctx->now;
+  strcpy(e->conv_id, conv_id);
+  memcpy(e->key_id, out->signature_key_id, MG_KS_KEY_ID_LEN);
+  memcpy(e->hmac, out->content_hmac, sizeof(e->hmac));
+  e->cb = *cb;
+  e->au.s = s;
+  e->au.ctx = &e->ctx;
+  audit_init(&e->au.a, "message.encrypt", e->conv_id, e->key_id);
+  e->au.a.content_hmac = e->hmac;
+  e->job.fn = audit_fn;
+  e->job.arg = &e->au;
+  e->job.complete = encrypt_job_done;
+  rc = sess_submit(&s->com, &e->job);
+  if (rc < 0) {
+    /* Stopping: the failure is the answer, through |done| as promised
+     * once |ready| accepted the message. */
+    e->job.rc = rc;
+    encrypt_job_done(&e->job);
+  }
+  return 0; /* |done| is called (or was) */
 }
 
 /* ----------------------------------------------------------- decrypt */

@@ -195,6 +195,33 @@ MG_MUST_USE int mg_session_encrypt(mg_session *s, const mg_ks_ctx *ctx,
                                    size_t pt_len, const uint8_t *aad,
                                    size_t aad_len, mg_encrypted *out);
 
+/* The asynchronous form of mg_session_encrypt, for callers that must not
+ * hold a thread while the audit entry becomes durable (the HTTP API):
+ * the message is made on the calling thread, then |ready| is called
+ * there with it -- not yet acknowledged: prepare the answer, never
+ * release it -- then the audit entry joins the next group commit and
+ * |done| is called once with the outcome (0: durable, the answer may go
+ * out; else the store's error or MG_ERR_STATE when the session stops;
+ * the message must then be dropped: its generation is never used
+ * again).  |done| runs on the thread that ran the commit (the committer,
+ * or the caller's own before mg_session_encrypt_async returns) and must
+ * not call back into the session.  Returns 0 when |done| is (or was)
+ * called, else the error -- |ready| was then not called, or its own
+ * error -- and |done| is never called.  |out| belongs to the caller, who
+ * may not free it before |done|; |ctx| is copied. */
+typedef struct mg_encrypt_cb {
+  int (*ready)(void *arg, const mg_encrypted *e);
+  void (*done)(void *arg, int rc);
+  void *arg;
+} mg_encrypt_cb;
+
+MG_MUST_USE int mg_session_encrypt_async(mg_session *s, const mg_ks_ctx *ctx,
+                                         const char *conv_id,
+                                         const uint8_t *pt, size_t pt_len,
+                                         const uint8_t *aad, size_t aad_len,
+                                         mg_encrypted *out,
+                                         const mg_encrypt_cb *cb);
+
 typedef struct mg_decrypted {
   uint8_t content_type;  /* MLS_CONTENT_APPLICATION / _PROPOSAL / _COMMIT */
   mls_bytes plaintext;   /* application messages (wiped on cleanup) */

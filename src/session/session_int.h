@@ -30,6 +30,10 @@ typedef struct sess_job {
   int rc;   /* the job's result once |done| */
   int done; /* under the committer's lock */
   pthread_cond_t cv; /* signalled when |done| (one waiter: no herd) */
+  /* Asynchronous jobs (sess_submit) have no waiter: |complete| is called
+   * with the result in |rc|, without the committer's lock, on the thread
+   * that ran the batch; the job is the callee's from then on. */
+  void (*complete)(struct sess_job *j);
   struct sess_job *next;
 } sess_job;
 
@@ -71,6 +75,13 @@ void sess_committer_stop(sess_committer *c);
  * store refuses nesting).  Errors: MG_ERR_INVALID_ARG (not started),
  * MG_ERR_STATE (stopping). */
 MG_MUST_USE int sess_run(sess_committer *c, sess_job_fn fn, void *arg);
+
+/* sess_submit queues |j| (fn, arg and complete set, the rest zero) and
+ * returns without waiting: j->complete is called once with the result.
+ * When no batch is running the calling thread runs it (and so calls
+ * j->complete) before returning.  Errors (j->complete is then not
+ * called): MG_ERR_INVALID_ARG, MG_ERR_STATE (stopping). */
+MG_MUST_USE int sess_submit(sess_committer *c, sess_job *j);
 
 /* sess_committer_stats copies the transaction counters. */
 void sess_committer_stats(sess_committer *c, mg_session_stats *out);
