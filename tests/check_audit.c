@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/guard.h"
 #include "common/hex.h"
 #include "crypto/crypto.h"
 #include "keystore/audit.h"
@@ -73,6 +74,54 @@ static void append_n(mg_keystore *ks, int n, int with_content) {
   }
 }
 
+/* Appends |n| entries several to a transaction (the log's size is read
+ * once per transaction and written before its commit), the content HMAC
+ * computed beforehand for every other one; then a transaction that
+ * appends and fails leaves nothing. */
+typedef struct batch_arg {
+  mg_keystore *ks;
+  int first, count, fail;
+} batch_arg;
+
+static int batch_fn(mg_ks_txn *txn, void *arg) {
+  batch_arg *b = arg;
+  mg_ks_ctx ctx = {"test", 1800000000};
+  for (int i = b->first; i < b->first + b->count; i++) {
+    char obj[32];
+    uint8_t hmac[32], out[32];
+    mg_ks_audit a;
+    snprintf(obj, sizeof(obj), "batch-%d", i);
+    memset(&a, 0, sizeof(a));
+    a.action = "test.batch";
+    a.object = obj;
+    if (i % 2 == 0) {
+      a.content = (const uint8_t *)"123456";
+      a.content_len = 6;
+    } else {
+      ck_assert_int_eq(mg_ks_audit_content_hmac(b->ks, (const uint8_t *)"123456",
+                                                6, hmac),
+                       0);
+      a.content_hmac = hmac;
+    }
+    MG_GUARD(mg_ks_audit_append(b->ks, txn, &ctx, &a, out));
+    if (i % 2 == 1) {
+      ck_assert_mem_eq(out, hmac, 32);
+    }
+  }
+  return b->fail ? MG_ERR_CONFLICT : 0;
+}
+
+static void append_batched(mg_keystore *ks, int n) {
+  int done = 0;
+  for (int k = 1; done < n; k++) {
+    batch_arg b = {ks, done, k < n - done ? k : n - done, 0};
+    ck_assert_int_eq(mg_ks_transact(ks, batch_fn, &b), 0);
+    done += b.count;
+  }
+  batch_arg bad = {ks, 1000, 5, 1};
+  ck_assert_int_eq(mg_ks_transact(ks, batch_fn, &bad), MG_ERR_CONFLICT);
+}
+
 /* Rebuilds the tree from the stored entries. */
 typedef struct rebuild {
   mg_tlog_memtree t;
@@ -113,7 +162,7 @@ START_TEST(test_tree_proofs_checkpoints) {
   uint64_t s1 = 0, s2 = 0;
   ck_assert_int_eq(mg_ks_audit_checkpoint(ks, &ctx, &n1, &l1, &s1), 0);
   ck_assert_uint_eq(s1, 300);
-  append_n(ks, 77, 0);
+  append_batched(ks, 77);
   ck_assert_int_eq(mg_ks_audit_checkpoint(ks, &ctx, &n2, &l2, &s2), 0);
   /* 300 + the first checkpoint's own entry + 77. */
   ck_assert_uint_eq(s2, 378);

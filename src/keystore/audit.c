@@ -76,7 +76,7 @@ static size_t tree_key(uint8_t *k, uint64_t level, uint64_t index) {
 }
 
 /* The tree size (number of entries) inside |txn|. */
-static int audit_size(mg_kv_txn *txn, uint64_t *size) {
+static int audit_size_read(mg_kv_txn *txn, uint64_t *size) {
   uint8_t *v = NULL;
   size_t vl = 0;
   uint64_t ver = 0;
@@ -94,6 +94,36 @@ static int audit_size(mg_kv_txn *txn, uint64_t *size) {
   *size = rd64(v);
   mg_free_secret(v, vl);
   return 0;
+}
+
+/* The log's size is read once per transaction and kept in its slot;
+ * appends move the slot and the size record is written once, just
+ * before the commit (size_write). */
+static int audit_size(mg_kv_txn *txn, uint64_t *size) {
+  int set = 0;
+  uint64_t *slot = mg_kv_txn_slot(txn, &set);
+  if (!set) {
+    int rc = audit_size_read(txn, slot);
+    if (rc < 0) {
+      *slot = UINT64_MAX; /* unknown: every later use fails the same */
+      return rc;
+    }
+  }
+  if (*slot == UINT64_MAX) {
+    return MG_ERR_STORE;
+  }
+  *size = *slot;
+  return 0;
+}
+
+static int size_write(mg_kv_txn *txn, void *arg) {
+  uint8_t szb[8];
+  uint64_t n = 0;
+  (void)arg;
+  MG_GUARD(audit_size(txn, &n));
+  be64(szb, n);
+  return mg_kv_put_sealed(txn, MG_KV_AUDIT_TREE, (const uint8_t *)KEY_SIZE,
+                          strlen(KEY_SIZE), n, szb, 8, 0);
 }
 
 typedef struct tree_get_arg {
@@ -133,7 +163,7 @@ static int tree_put(mg_kv_txn *txn, uint64_t level, uint64_t index,
 /* Appends |entry| as leaf |n| = the current size. */
 static int tree_append(mg_kv_txn *txn, uint64_t n, const uint8_t *entry,
                        size_t entry_len) {
-  uint8_t h[MG_TLOG_HASH_LEN], l[MG_TLOG_HASH_LEN], szb[8];
+  uint8_t h[MG_TLOG_HASH_LEN], l[MG_TLOG_HASH_LEN];
   tree_get_arg ga = {txn};
   MG_GUARD(mg_tlog_leaf_hash(h, entry, entry_len));
   MG_GUARD(tree_put(txn, 0, n, h));
@@ -146,9 +176,13 @@ static int tree_append(mg_kv_txn *txn, uint64_t n, const uint8_t *entry,
     MG_GUARD(mg_tlog_node_hash(h, l, h));
     MG_GUARD(tree_put(txn, lvl, idx, h));
   }
-  be64(szb, n + 1);
-  return mg_kv_put_sealed(txn, MG_KV_AUDIT_TREE, (const uint8_t *)KEY_SIZE,
-                          strlen(KEY_SIZE), n + 1, szb, 8, 0);
+  /* The new size, written before the commit. */
+  int set = 0;
+  uint64_t *slot = mg_kv_txn_slot(txn, &set);
+  MG_ENSURE(set && *slot == n, MG_ERR_INTERNAL);
+  MG_GUARD(mg_kv_txn_precommit(txn, size_write, NULL));
+  *slot = n + 1;
+  return 0;
 }
 
 /* ------------------------------------------------- canonical entries */

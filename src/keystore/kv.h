@@ -107,6 +107,20 @@ typedef enum mg_kv_table {
 typedef struct mg_kv mg_kv;
 typedef struct mg_kv_txn mg_kv_txn;
 
+/* One value a transaction's user keeps for the transaction's life (the
+ * audit log's size: read once, written once at the end however many
+ * entries the transaction appends): mg_kv_txn_slot returns it, with
+ * |*set| 0 the first time (the caller fills it).  One user per store. */
+uint64_t *mg_kv_txn_slot(mg_kv_txn *t, int *set);
+
+/* mg_kv_txn_precommit has |fn| called once, after the transaction's
+ * function succeeded and before the commit (its error aborts the
+ * transaction); one function per transaction (setting it again is a
+ * no-op).  Errors: MG_ERR_INVALID_ARG (read-only, another function). */
+typedef int (*mg_kv_precommit_fn)(mg_kv_txn *t, void *arg);
+MG_MUST_USE int mg_kv_txn_precommit(mg_kv_txn *t, mg_kv_precommit_fn fn,
+                                    void *arg);
+
 typedef struct mg_kv_options {
   const char *dir;       /* the store directory */
   /* The KEK: the file |kek_path| if it is not NULL, otherwise the file

@@ -105,6 +105,11 @@ struct mg_kv_txn {
   /* The first error that left the LMDB transaction unusable; a callback
    * that ignores it and returns 0 still gets it (nothing is committed). */
   int failed;
+  /* mg_kv_txn_slot / mg_kv_txn_precommit (kv.h). */
+  uint64_t slot;
+  int slot_set;
+  mg_kv_precommit_fn precommit;
+  void *precommit_arg;
 };
 
 /* Record nonces (XChaCha20-Poly1305, 24 bytes): a 16-byte random prefix
@@ -728,10 +733,15 @@ int mg_kv_write(mg_kv *kv, mg_kv_fn fn, void *arg) {
   MG_ENSURE(kv != NULL && fn != NULL, MG_ERR_INVALID_ARG);
   MG_ENSURE(ks_active != kv, MG_ERR_INVALID_ARG);
   for (int run = 0;; run++) {
-    mg_kv_txn t = {kv, NULL, 0, 0, 0};
+    mg_kv_txn t;
+    memset(&t, 0, sizeof(t));
+    t.kv = kv;
     MG_GUARD(ks_begin(kv, 0, &t.txn));
     ks_active = kv;
     int rc = fn(&t, arg);
+    if (rc == 0 && !t.map_full && t.failed == 0 && t.precommit != NULL) {
+      rc = t.precommit(&t, t.precommit_arg);
+    }
     ks_active = NULL;
     int grow = t.map_full;
     if (!grow && rc == 0 && t.failed != 0) {
@@ -766,7 +776,10 @@ int mg_kv_write(mg_kv *kv, mg_kv_fn fn, void *arg) {
 int mg_kv_read(mg_kv *kv, mg_kv_fn fn, void *arg) {
   MG_ENSURE(kv != NULL && fn != NULL, MG_ERR_INVALID_ARG);
   MG_ENSURE(ks_active != kv, MG_ERR_INVALID_ARG);
-  mg_kv_txn t = {kv, NULL, 1, 0, 0};
+  mg_kv_txn t;
+  memset(&t, 0, sizeof(t));
+  t.kv = kv;
+  t.rdonly = 1;
   MG_GUARD(ks_begin(kv, MDB_RDONLY, &t.txn));
   ks_active = kv;
   int rc = fn(&t, arg);
@@ -774,6 +787,22 @@ int mg_kv_read(mg_kv *kv, mg_kv_fn fn, void *arg) {
   mdb_txn_abort(t.txn);
   pthread_rwlock_unlock(&kv->map_lock);
   return rc;
+}
+
+uint64_t *mg_kv_txn_slot(mg_kv_txn *t, int *set) {
+  *set = t->slot_set;
+  t->slot_set = 1;
+  return &t->slot;
+}
+
+int mg_kv_txn_precommit(mg_kv_txn *t, mg_kv_precommit_fn fn, void *arg) {
+  MG_ENSURE(t != NULL && fn != NULL && !t->rdonly, MG_ERR_INVALID_ARG);
+  MG_ENSURE(t->precommit == NULL ||
+                (t->precommit == fn && t->precommit_arg == arg),
+            MG_ERR_INVALID_ARG);
+  t->precommit = fn;
+  t->precommit_arg = arg;
+  return 0;
 }
 
 /* ------------------------------------------------------------- records */
