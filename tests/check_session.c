@@ -21,6 +21,9 @@
  *  - the audit entries name the right actions.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* memmem */
+#endif
 #include "config.h"
 
 #include <check.h>
@@ -1323,6 +1326,138 @@ START_TEST(test_encrypt_async_refused) {
 }
 END_TEST
 
+/* Hooks that commit with the operation (mg_session_*_h): |in_txn| sees
+ * the result inside the operation's transaction and what it writes (an
+ * idempotent request's stored answer) commits with it; its failure fails
+ * the operation, which then changes nothing. */
+typedef struct hook_arg {
+  int calls;
+  int fail;
+  const char *key;
+  char seen_conv[MG_KS_CONV_ID_MAX + 1];
+  size_t seen_welcome;
+  uint64_t seen_epoch;
+  int commit;
+} hook_arg;
+
+static int hook_in_txn(mg_ks_txn *txn, void *arg, const void *result) {
+  hook_arg *h = arg;
+  char body[256];
+  h->calls++;
+  if (h->commit) {
+    const mg_committed *m = result;
+    h->seen_epoch = m->epoch;
+    h->seen_welcome = m->commit.len;
+    snprintf(body, sizeof(body), "{\"epoch\":%llu}",
+             (unsigned long long)m->epoch);
+  } else {
+    const mg_conv_opened *o = result;
+    snprintf(h->seen_conv, sizeof(h->seen_conv), "%s", o->conversation_id);
+    h->seen_welcome = o->welcome.len;
+    h->seen_epoch = o->epoch;
+    snprintf(body, sizeof(body), "{\"conversation_id\":\"%s\"}",
+             o->conversation_id);
+  }
+  if (h->fail) {
+    return MG_ERR_TAMPERED;
+  }
+  return mg_ks_idem_finish_txn(txn, "tok", "POST /x", h->key, 201,
+                               "application/json", (const uint8_t *)body,
+                               strlen(body));
+}
+
+START_TEST(test_hooks_commit_with_operation) {
+  device d, d2;
+  uint8_t hash[32], *kp = NULL;
+  size_t kp_len = 0;
+  mg_ks_idem idem;
+  mg_conv_opened o;
+  mg_committed m;
+  mg_conv_info info;
+  hook_arg h;
+  mg_session_hook hook = {hook_in_txn, &h};
+  make_identity("acme", 1);
+  device_init(&d, 1);
+  device_init(&d2, 1);
+  memset(hash, 7, sizeof(hash));
+  memset(&idem, 0, sizeof(idem));
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
+                                    &idem),
+                   MG_KS_IDEM_NEW);
+  mg_ks_idem_cleanup(&idem);
+
+  /* A failing hook: the operation fails with its error, nothing stored. */
+  memset(&h, 0, sizeof(h));
+  h.key = "k1";
+  h.fail = 1;
+  device_kp(&d, &kp, &kp_len);
+  uint64_t a0 = audit_size();
+  ck_assert_int_eq(mg_session_open_conversation_h(sess, &CTX, "acme", kp,
+                                                  kp_len, "conv-h", &o, &hook),
+                   MG_ERR_TAMPERED);
+  ck_assert_int_eq(h.calls, 1);
+  ck_assert_int_eq(mg_session_info(sess, "conv-h", &info), MG_ERR_NOT_FOUND);
+  audit_list *l = audit_since(a0);
+  ck_assert_uint_eq(audit_count(l, "conversation.open", "ok"), 0);
+  free(l);
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
+                                    &idem),
+                   MG_KS_IDEM_IN_PROGRESS);
+  mg_ks_idem_cleanup(&idem);
+
+  /* A succeeding hook saw the result; its write committed with the open. */
+  memset(&h, 0, sizeof(h));
+  h.key = "k1";
+  ck_assert_int_eq(mg_session_open_conversation_h(sess, &CTX, "acme", kp,
+                                                  kp_len, "conv-h", &o, &hook),
+                   0);
+  free(kp);
+  ck_assert_int_ge(h.calls, 1);
+  ck_assert_str_eq(h.seen_conv, "conv-h");
+  ck_assert_uint_eq(h.seen_welcome, o.welcome.len);
+  ck_assert_uint_eq(h.seen_epoch, o.epoch);
+  device_join(&d, &o.welcome, &o.ratchet_tree);
+  mg_conv_opened_cleanup(&o);
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
+                                    &idem),
+                   MG_KS_IDEM_REPLAY);
+  ck_assert_uint_eq(idem.status, 201);
+  ck_assert_ptr_nonnull(memmem(idem.body, idem.body_len, "conv-h", 6));
+  mg_ks_idem_cleanup(&idem);
+
+  /* Commit: a failing hook leaves the epoch; a succeeding one stores the
+   * answer with the new epoch. */
+  memset(&idem, 0, sizeof(idem));
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k2", hash, T0, 0,
+                                    &idem),
+                   MG_KS_IDEM_NEW);
+  mg_ks_idem_cleanup(&idem);
+  memset(&h, 0, sizeof(h));
+  h.key = "k2";
+  h.commit = 1;
+  h.fail = 1;
+  ck_assert_int_eq(mg_session_commit_update_h(sess, &CTX, "conv-h", &m, &hook),
+                   MG_ERR_TAMPERED);
+  ck_assert_int_eq(mg_session_info(sess, "conv-h", &info), 0);
+  ck_assert_uint_eq(info.epoch, 1);
+  mg_conv_info_cleanup(&info);
+  h.fail = 0;
+  ck_assert_int_eq(mg_session_commit_update_h(sess, &CTX, "conv-h", &m, &hook),
+                   0);
+  ck_assert_uint_eq(m.epoch, 2);
+  ck_assert_uint_eq(h.seen_epoch, 2);
+  ck_assert_uint_eq(h.seen_welcome, m.commit.len);
+  mg_committed_cleanup(&m);
+  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k2", hash, T0, 0,
+                                    &idem),
+                   MG_KS_IDEM_REPLAY);
+  ck_assert_ptr_nonnull(memmem(idem.body, idem.body_len, "\"epoch\":2", 9));
+  mg_ks_idem_cleanup(&idem);
+  device_cleanup(&d);
+  device_cleanup(&d2);
+}
+END_TEST
+
 /* A tiny cache: conversations are evicted and reloaded as they are used;
  * every message still decrypts, no generation repeats. */
 START_TEST(test_small_cache) {
@@ -1606,6 +1741,7 @@ int main(void) {
   tcase_add_test(tc, test_generations_exhausted);
   tcase_add_loop_test(tc, test_concurrent_encrypt, 0, 2);
   tcase_add_test(tc, test_encrypt_async_refused);
+  tcase_add_test(tc, test_hooks_commit_with_operation);
   tcase_add_test(tc, test_small_cache);
   if (!quick()) {
     tcase_add_test(tc, test_many_readers);

@@ -18,6 +18,7 @@
 #include "api/api_int.h"
 #include "api/log.h"
 #include "common/base64.h"
+#include "common/guard.h"
 #include "common/hex.h"
 #include "common/secmem.h"
 #include "crypto/crypto.h"
@@ -882,6 +883,38 @@ static int idem_key_ok(const char *k) {
   return n > 0;
 }
 
+static int idem_in_txn(mg_ks_txn *txn, void *arg, const void *result) {
+  api_idem_hook *ih = arg;
+  api_call *c = ih->c;
+  c->idem_stored = 0; /* a re-run */
+  ih->answer(c, result);
+  if (c->resp->status < 200 || c->resp->status >= 300) {
+    return MG_ERR_NOMEM; /* the answer could not be written */
+  }
+  MG_GUARD(mg_ks_idem_finish_txn(
+      txn, c->actor + 6, c->idem_route, c->idem_key,
+      (uint16_t)c->resp->status,
+      c->resp->content_type != NULL ? c->resp->content_type
+                                    : "application/json",
+      c->resp->body, c->resp->body_len));
+  c->idem_stored = 1;
+  return 0;
+}
+
+const mg_session_hook *api_idem_hook_init(
+    api_idem_hook *ih, api_call *c,
+    void (*answer)(api_call *c, const void *result)) {
+  if (c->idem_key == NULL) {
+    return NULL;
+  }
+  memset(ih, 0, sizeof(*ih));
+  ih->c = c;
+  ih->answer = answer;
+  ih->h.in_txn = idem_in_txn;
+  ih->h.arg = ih;
+  return &ih->h;
+}
+
 /* run_idempotent runs the handler under an Idempotency-Key: a new key runs
  * it and stores its response (2xx and 4xx; a 5xx releases the key so that
  * the client may retry, except an unknown outcome, which keeps it in
@@ -942,7 +975,12 @@ static void run_idempotent(api_call *c, const char *key) {
       break;
   }
   mg_ks_idem_cleanup(&idem);
+  c->idem_route = route;
+  c->idem_key = key;
   r->fn(c);
+  if (c->idem_stored) {
+    return; /* stored with the operation, in its transaction */
+  }
   if (c->resp->status >= 500) {
     /* 503 store_unavailable may be an unknown outcome: keep the key
      * reserved then (a retry gets 409), release it otherwise. */

@@ -92,7 +92,28 @@ typedef struct api_call {
   /* The handler answers later (mg_http_defer): mg_api_handle leaves the
    * response alone, and the answer's api_call_finish tags and logs it. */
   int deferred;
+  /* Under an Idempotency-Key (run_idempotent): its route and key, and
+   * whether the operation stored its answer in its own transaction. */
+  const char *idem_route;
+  const char *idem_key;
+  int idem_stored;
 } api_call;
+
+/* An operation whose answer commits with it under an Idempotency-Key:
+ * |answer| writes the response from the operation's result (inside the
+ * operation's transaction, maybe more than once), and the hook stores it
+ * as the key's response in that transaction.  api_idem_hook_init returns
+ * the hook to pass to the session's _h operation, or NULL when the
+ * request has no Idempotency-Key.  After a success with c->idem_stored
+ * set, c->resp already holds the answer. */
+typedef struct api_idem_hook {
+  mg_session_hook h;
+  api_call *c;
+  void (*answer)(api_call *c, const void *result);
+} api_idem_hook;
+const mg_session_hook *api_idem_hook_init(
+    api_idem_hook *ih, api_call *c,
+    void (*answer)(api_call *c, const void *result));
 
 /* api_call_finish ends a request's handling: tags the response with its
  * route (for mg_api_done) and writes the access log line.  mg_api_handle

@@ -32,7 +32,37 @@ static int conv_param(api_call *c) {
   return 0;
 }
 
+static void open_answer(api_call *c, const void *result) {
+  const mg_conv_opened *o = result;
+  api_json(c, 201,
+           json_pack("{s:s, s:i, s:I, s:o, s:o}", "conversation_id",
+                     o->conversation_id, "cipher_suite", (int)o->cipher_suite,
+                     "epoch", (json_int_t)o->epoch, "welcome",
+                     api_b64(o->welcome.data, o->welcome.len), "ratchet_tree",
+                     api_b64(o->ratchet_tree.data, o->ratchet_tree.len)));
+}
+
+static void join_answer(api_call *c, const void *result) {
+  const mg_conv_opened *o = result;
+  api_json(c, 201, json_pack("{s:s, s:i, s:I}", "conversation_id",
+                             o->conversation_id, "cipher_suite",
+                             (int)o->cipher_suite, "epoch",
+                             (json_int_t)o->epoch));
+}
+
+static void commit_answer(api_call *c, const void *result) {
+  const mg_committed *m = result;
+  api_json(c, 200, json_pack("{s:o, s:I, s:o}", "commit",
+                             api_b64(m->commit.data, m->commit.len), "epoch",
+                             (json_int_t)m->epoch, "signature_key_id",
+                             api_hex(m->signature_key_id, MG_KS_KEY_ID_LEN)));
+}
+
+/* Open, join and commit answer under an Idempotency-Key in their own
+ * transaction (api_idem_hook): a crash cannot separate the operation from
+ * its stored answer, so a retry after it replays the answer. */
 void api_h_conv_open(api_call *c) {
+  api_idem_hook ih;
   const char *identity = NULL, *conv_id = NULL;
   mls_bytes kp = {NULL, 0};
   mg_conv_opened o;
@@ -56,23 +86,23 @@ void api_h_conv_open(api_call *c) {
     return;
   }
   memset(&o, 0, sizeof(o));
-  rc = mg_session_open_conversation(c->api->sess, &c->ctx, identity, kp.data,
-                                    kp.len, conv_id, &o);
+  rc = mg_session_open_conversation_h(c->api->sess, &c->ctx, identity,
+                                      kp.data, kp.len, conv_id, &o,
+                                      api_idem_hook_init(&ih, c, open_answer));
   bytes_free(&kp, 0);
   if (rc < 0) {
+    c->idem_stored = 0;
     api_error(c, rc, "open conversation");
     return;
   }
-  api_json(c, 201,
-           json_pack("{s:s, s:i, s:I, s:o, s:o}", "conversation_id",
-                     o.conversation_id, "cipher_suite", (int)o.cipher_suite,
-                     "epoch", (json_int_t)o.epoch, "welcome",
-                     api_b64(o.welcome.data, o.welcome.len), "ratchet_tree",
-                     api_b64(o.ratchet_tree.data, o.ratchet_tree.len)));
+  if (!c->idem_stored) {
+    open_answer(c, &o);
+  }
   mg_conv_opened_cleanup(&o);
 }
 
 void api_h_conv_join(api_call *c) {
+  api_idem_hook ih;
   const char *identity = NULL;
   mls_bytes welcome = {NULL, 0}, tree = {NULL, 0};
   mg_conv_opened o;
@@ -93,19 +123,19 @@ void api_h_conv_join(api_call *c) {
     return;
   }
   memset(&o, 0, sizeof(o));
-  rc = mg_session_join(c->api->sess, &c->ctx, identity, welcome.data,
-                       welcome.len, tree.len > 0 ? tree.data : NULL, tree.len,
-                       &o);
+  rc = mg_session_join_h(c->api->sess, &c->ctx, identity, welcome.data,
+                         welcome.len, tree.len > 0 ? tree.data : NULL,
+                         tree.len, &o, api_idem_hook_init(&ih, c, join_answer));
   bytes_free(&welcome, 0);
   bytes_free(&tree, 0);
   if (rc < 0) {
+    c->idem_stored = 0;
     api_error(c, rc, "join");
     return;
   }
-  api_json(c, 201, json_pack("{s:s, s:i, s:I}", "conversation_id",
-                             o.conversation_id, "cipher_suite",
-                             (int)o.cipher_suite, "epoch",
-                             (json_int_t)o.epoch));
+  if (!c->idem_stored) {
+    join_answer(c, &o);
+  }
   mg_conv_opened_cleanup(&o);
 }
 
@@ -307,6 +337,7 @@ void api_h_conv_decrypt(api_call *c) {
 }
 
 void api_h_conv_commit(api_call *c) {
+  api_idem_hook ih;
   int update = 0, rc;
   mg_committed m;
   if (conv_param(c) < 0 || api_body_object(c) < 0 ||
@@ -319,15 +350,16 @@ void api_h_conv_commit(api_call *c) {
     return;
   }
   memset(&m, 0, sizeof(m));
-  rc = mg_session_commit_update(c->api->sess, &c->ctx, c->params[0], &m);
+  rc = mg_session_commit_update_h(c->api->sess, &c->ctx, c->params[0], &m,
+                                  api_idem_hook_init(&ih, c, commit_answer));
   if (rc < 0) {
+    c->idem_stored = 0;
     api_error(c, rc, "commit");
     return;
   }
-  api_json(c, 200, json_pack("{s:o, s:I, s:o}", "commit",
-                             api_b64(m.commit.data, m.commit.len), "epoch",
-                             (json_int_t)m.epoch, "signature_key_id",
-                             api_hex(m.signature_key_id, MG_KS_KEY_ID_LEN)));
+  if (!c->idem_stored) {
+    commit_answer(c, &m);
+  }
   mg_committed_cleanup(&m);
 }
 

@@ -542,6 +542,8 @@ typedef struct save_arg {
   size_t rec_len;
   int del; /* delete instead of saving */
   mg_ks_audit a;
+  const mg_session_hook *hook; /* or NULL */
+  const void *result;          /* for hook->in_txn */
 } save_arg;
 
 static int save_fn(mg_ks_txn *txn, void *arg) {
@@ -554,7 +556,11 @@ static int save_fn(mg_ks_txn *txn, void *arg) {
     MG_GUARD(mg_ks_group_put(txn, a->conv_id, a->expected, a->new_epoch,
                              a->rec, a->rec_len));
   }
-  return mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, NULL);
+  MG_GUARD(mg_ks_audit_append(a->s->ks, txn, a->ctx, &a->a, NULL));
+  if (a->hook != NULL) {
+    MG_GUARD(a->hook->in_txn(txn, a->hook->arg, a->result));
+  }
+  return 0;
 }
 
 typedef struct signer_arg {
@@ -609,7 +615,9 @@ void mg_conv_opened_cleanup(mg_conv_opened *o) {
 
 static int open_conv(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
                      const uint8_t *kp, size_t kp_len, const char *id,
-                     mg_conv_opened *out, uint8_t *key_id, int *have_key_id) {
+                     mg_conv_opened *out, uint8_t *key_id, int *have_key_id,
+                     const mg_session_hook *hook) {
+  mg_conv_opened view;
   mls_message m;
   signer_arg sa;
   mls_key_package own;
@@ -680,6 +688,15 @@ static int open_conv(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   sv.rec = rec;
   sv.rec_len = rec_len;
   audit_init(&sv.a, "conversation.open", id, key_id);
+  /* The result, borrowed, for the hook inside the transaction. */
+  memset(&view, 0, sizeof(view));
+  memcpy(view.conversation_id, id, strlen(id) + 1);
+  view.cipher_suite = suite->id;
+  view.epoch = mls_group_epoch(res.next);
+  view.welcome = res.welcome;
+  view.ratchet_tree = res.ratchet_tree;
+  sv.hook = hook;
+  sv.result = &view;
   rc = sess_run(&s->com, save_fn, &sv);
   if (rc == MG_ERR_CONFLICT) {
     rc = MG_ERR_EXISTS;
@@ -710,6 +727,15 @@ int mg_session_open_conversation(mg_session *s, const mg_ks_ctx *ctx,
                                  const char *identity, const uint8_t *kp,
                                  size_t kp_len, const char *conv_id,
                                  mg_conv_opened *out) {
+  return mg_session_open_conversation_h(s, ctx, identity, kp, kp_len, conv_id,
+                                        out, NULL);
+}
+
+int mg_session_open_conversation_h(mg_session *s, const mg_ks_ctx *ctx,
+                                   const char *identity, const uint8_t *kp,
+                                   size_t kp_len, const char *conv_id,
+                                   mg_conv_opened *out,
+                                   const mg_session_hook *hook) {
   char id[MG_KS_CONV_ID_MAX + 1];
   uint8_t key_id[MG_KS_KEY_ID_LEN];
   int have_key_id = 0;
@@ -731,7 +757,7 @@ int mg_session_open_conversation(mg_session *s, const mg_ks_ctx *ctx,
   }
   if (rc == 0) {
     rc = open_conv(s, ctx, identity, kp, kp_len, id, out, key_id,
-                   &have_key_id);
+                   &have_key_id, hook);
   }
   if (rc < 0) {
     mg_conv_opened_cleanup(out);
@@ -755,6 +781,7 @@ typedef struct join_arg {
   const uint8_t *tree;
   size_t tree_len;
   const char *conv_id;
+  const mg_session_hook *hook; /* or NULL */
   /* Outputs, overwritten on every run. */
   mls_key_package kp;
   mls_key_package_priv priv;
@@ -825,13 +852,31 @@ static int join_fn(mg_ks_txn *txn, void *arg) {
   MG_GUARD(mg_ks_group_put(txn, a->conv_id, MG_KS_EPOCH_NONE,
                            mls_group_epoch(a->g), a->rec, a->rec_len));
   audit_init(&au, "conversation.join", a->conv_id, a->key_id);
-  return mg_ks_audit_append(a->s->ks, txn, a->ctx, &au, NULL);
+  MG_GUARD(mg_ks_audit_append(a->s->ks, txn, a->ctx, &au, NULL));
+  if (a->hook != NULL) {
+    mg_conv_opened view;
+    memset(&view, 0, sizeof(view));
+    memcpy(view.conversation_id, a->conv_id, strlen(a->conv_id) + 1);
+    view.cipher_suite = a->suite->id;
+    view.epoch = mls_group_epoch(a->g);
+    MG_GUARD(a->hook->in_txn(txn, a->hook->arg, &view));
+  }
+  return 0;
 }
 
 int mg_session_join(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
                     const uint8_t *welcome, size_t welcome_len,
                     const uint8_t *tree, size_t tree_len,
                     mg_conv_opened *out) {
+  return mg_session_join_h(s, ctx, identity, welcome, welcome_len, tree,
+                           tree_len, out, NULL);
+}
+
+int mg_session_join_h(mg_session *s, const mg_ks_ctx *ctx,
+                      const char *identity, const uint8_t *welcome,
+                      size_t welcome_len, const uint8_t *tree,
+                      size_t tree_len, mg_conv_opened *out,
+                      const mg_session_hook *hook) {
   mls_message m;
   join_arg a;
   char id[MG_KS_CONV_ID_MAX + 1];
@@ -861,6 +906,7 @@ int mg_session_join(mg_session *s, const mg_ks_ctx *ctx, const char *identity,
   a.tree = tree_len > 0 ? tree : NULL;
   a.tree_len = tree_len;
   a.conv_id = id;
+  a.hook = hook;
   /* Its own transaction (not the group commit): the join's crypto runs
    * inside it, and joins are rare. */
   MG_CHECK(mg_ks_transact(s->ks, join_fn, &a));
@@ -1276,6 +1322,13 @@ void mg_committed_cleanup(mg_committed *c) {
 
 int mg_session_commit_update(mg_session *s, const mg_ks_ctx *ctx,
                              const char *conv_id, mg_committed *out) {
+  return mg_session_commit_update_h(s, ctx, conv_id, out, NULL);
+}
+
+int mg_session_commit_update_h(mg_session *s, const mg_ks_ctx *ctx,
+                               const char *conv_id, mg_committed *out,
+                               const mg_session_hook *hook) {
+  mg_committed view;
   sess_conv *c = NULL;
   signer_arg sa;
   mls_commit_params cp;
@@ -1324,6 +1377,12 @@ int mg_session_commit_update(mg_session *s, const mg_ks_ctx *ctx,
   sv.rec = rec;
   sv.rec_len = rec_len;
   audit_init(&sv.a, "conversation.commit", conv_id, new_key_id);
+  memset(&view, 0, sizeof(view));
+  view.commit = res.commit; /* borrowed */
+  view.epoch = sv.new_epoch;
+  memcpy(view.signature_key_id, new_key_id, MG_KS_KEY_ID_LEN);
+  sv.hook = hook;
+  sv.result = &view;
   rc = sess_run(&s->com, save_fn, &sv);
   if (rc < 0) {
     conv_drop(s, c);

@@ -108,6 +108,20 @@ typedef struct mg_conv_opened {
 
 void mg_conv_opened_cleanup(mg_conv_opened *o);
 
+/* An answer that commits with its operation (the stored response of an
+ * idempotent request, so that a crash between the two cannot lose it):
+ * the _h forms of open, join and commit call |in_txn| inside the
+ * operation's own transaction, after its writes, with the result the
+ * caller gets on success (const mg_conv_opened * for open and join,
+ * const mg_committed * for commit; borrowed for the call).  It may run
+ * more than once (each run in a fresh transaction: it overwrites what a
+ * previous run left) and on another thread (the group commit's); its
+ * error fails the operation, which then changes nothing. */
+typedef struct mg_session_hook {
+  int (*in_txn)(mg_ks_txn *txn, void *arg, const void *result);
+  void *arg;
+} mg_session_hook;
+
 /* mg_session_open_conversation opens a conversation of |identity| with
  * the device whose KeyPackage (an MLSMessage, |kp_len| bytes) is given:
  * creates a group from a fresh KeyPackage of the identity's active key,
@@ -128,6 +142,10 @@ MG_MUST_USE int mg_session_open_conversation(mg_session *s,
                                              const uint8_t *kp, size_t kp_len,
                                              const char *conv_id,
                                              mg_conv_opened *out);
+MG_MUST_USE int mg_session_open_conversation_h(
+    mg_session *s, const mg_ks_ctx *ctx, const char *identity,
+    const uint8_t *kp, size_t kp_len, const char *conv_id,
+    mg_conv_opened *out, const mg_session_hook *hook);
 
 /* mg_session_join joins from a Welcome (MLSMessage) made for one of
  * |identity|'s stored KeyPackages, which it consumes (mg_ks_kp_take) in
@@ -143,6 +161,12 @@ MG_MUST_USE int mg_session_join(mg_session *s, const mg_ks_ctx *ctx,
                                 const char *identity, const uint8_t *welcome,
                                 size_t welcome_len, const uint8_t *tree,
                                 size_t tree_len, mg_conv_opened *out);
+MG_MUST_USE int mg_session_join_h(mg_session *s, const mg_ks_ctx *ctx,
+                                  const char *identity,
+                                  const uint8_t *welcome, size_t welcome_len,
+                                  const uint8_t *tree, size_t tree_len,
+                                  mg_conv_opened *out,
+                                  const mg_session_hook *hook);
 
 typedef struct mg_conv_member {
   uint32_t leaf_index;
@@ -262,6 +286,11 @@ void mg_committed_cleanup(mg_committed *c);
 MG_MUST_USE int mg_session_commit_update(mg_session *s, const mg_ks_ctx *ctx,
                                          const char *conv_id,
                                          mg_committed *out);
+MG_MUST_USE int mg_session_commit_update_h(mg_session *s,
+                                           const mg_ks_ctx *ctx,
+                                           const char *conv_id,
+                                           mg_committed *out,
+                                           const mg_session_hook *hook);
 
 /* mg_session_close deletes the conversation's state and lease (our keys
  * of it are gone; nothing more can be decrypted).  Errors:
