@@ -10,6 +10,7 @@
 
 #include "api/api_int.h"
 #include "common/base64.h"
+#include "common/guard.h"
 #include "common/secmem.h"
 #include "mls/constants.h"
 
@@ -187,8 +188,8 @@ typedef struct encrypt_call {
   mg_encrypted e;
 } encrypt_call;
 
-static int encrypt_ready(void *arg, const mg_encrypted *e) {
-  encrypt_call *ec = arg;
+/* encrypt_answer writes the answer of an encrypt into c->resp. */
+static int encrypt_answer(api_call *c, const mg_encrypted *e) {
   api_out o;
   if (api_out_init(&o, MG_BASE64_ENCODED_LEN(e->message.len) + 256) < 0) {
     return MG_ERR_NOMEM;
@@ -208,8 +209,14 @@ static int encrypt_ready(void *arg, const mg_encrypted *e) {
     mg_free_secret(o.p, o.cap);
     return MG_ERR_NOMEM;
   }
+  api_out_send(c, 200, &o);
+  return 0;
+}
+
+static int encrypt_ready(void *arg, const mg_encrypted *e) {
+  encrypt_call *ec = arg;
   /* Prepared, not sent: the response goes out with mg_http_finish. */
-  api_out_send(&ec->c, 200, &o);
+  MG_GUARD(encrypt_answer(&ec->c, e));
   ec->d = mg_http_defer(ec->c.req);
   ec->c.deferred = 1;
   return 0;
@@ -254,6 +261,22 @@ void api_h_conv_encrypt(api_call *c) {
     /* The parsed body holds the plaintext's base64: release it now. */
     json_decref(c->body);
     c->body = NULL;
+  }
+  if (c->req->defer_ctx == NULL) {
+    /* Not from the server (a direct call): answered before returning. */
+    mg_encrypted e;
+    memset(&e, 0, sizeof(e));
+    rc = mg_session_encrypt(c->api->sess, &c->ctx, c->params[0], pt.data,
+                            pt.len, aad.data, aad.len, &e);
+    bytes_free(&pt, 1);
+    bytes_free(&aad, 0);
+    if (rc < 0) {
+      api_error(c, rc, "encrypt");
+    } else if (encrypt_answer(c, &e) < 0) {
+      api_problem(c, 500, "internal", "out of memory");
+    }
+    mg_encrypted_cleanup(&e);
+    return;
   }
   ec = calloc(1, sizeof(*ec));
   if (ec == NULL) {

@@ -81,6 +81,9 @@ typedef struct mg_http_request {
   /* With client-certificate authentication: the verified certificate's
    * subject (one-line form), else NULL. */
   const char *client_subject;
+  /* The server's, for mg_http_defer; NULL when the request did not come
+   * from a server (a handler called directly) and cannot be deferred. */
+  void *defer_ctx;
 } mg_http_request;
 
 #define MG_HTTP_MAX_EXTRA_HEADERS 4
@@ -115,6 +118,8 @@ typedef void (*mg_http_handler_fn)(void *arg, const mg_http_request *req,
  * The request counts among the executing handlers (the server's cap)
  * until then, and mg_http_server_free waits for every deferred answer. */
 typedef struct mg_http_deferred mg_http_deferred;
+/* NULL when |req| cannot be deferred (req->defer_ctx is NULL): the
+ * handler answers in |resp| as usual. */
 mg_http_deferred *mg_http_defer(const mg_http_request *req);
 mg_http_response *mg_http_deferred_response(mg_http_deferred *d);
 const mg_http_request *mg_http_deferred_request(mg_http_deferred *d);

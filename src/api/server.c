@@ -504,13 +504,11 @@ static void complete_job(mg_http_server *s, api_job *j) {
   }
 }
 
-static api_job *job_of(const mg_http_request *req) {
-  return (api_job *)(void *)((char *)(uintptr_t)req -
-                             offsetof(api_job, req));
-}
-
 mg_http_deferred *mg_http_defer(const mg_http_request *req) {
-  api_job *j = job_of(req);
+  api_job *j = req->defer_ctx;
+  if (j == NULL) {
+    return NULL;
+  }
   pthread_mutex_lock(&j->s->mu);
   j->deferred = true;
   j->s->deferred++;
@@ -972,6 +970,7 @@ static api_job *job_from_stream(api_stream *st) {
     return NULL;
   }
   j->s = c->s;
+  j->req.defer_ctx = j;
   size_t num = 0;
   for (size_t off = 0; off < st->hbuf_len;) {
     const char *name = st->hbuf + off;
