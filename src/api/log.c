@@ -135,15 +135,30 @@ void mg_log(mg_log_level lvl, const char *event, ...) {
   lb.len = 0;
   lb.cut = 0;
 
-  /* ISO 8601 UTC with milliseconds. */
+  /* ISO 8601 UTC with milliseconds; the date and time up to the second
+   * are formatted once per second per thread. */
+  static _Thread_local time_t tl_sec = (time_t)-1;
+  static _Thread_local char tl_prefix[24];
   struct timespec ts;
-  struct tm tm;
   char tsbuf[40];
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(tsbuf, sizeof tsbuf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
+  if (ts.tv_sec != tl_sec) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(tl_prefix, sizeof tl_prefix, "%04d-%02d-%02dT%02d:%02d:%02d",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    tl_sec = ts.tv_sec;
+  }
+  long ms = ts.tv_nsec / 1000000L;
+  size_t pl = strlen(tl_prefix);
+  memcpy(tsbuf, tl_prefix, pl);
+  tsbuf[pl] = '.';
+  tsbuf[pl + 1] = (char)('0' + ms / 100);
+  tsbuf[pl + 2] = (char)('0' + ms / 10 % 10);
+  tsbuf[pl + 3] = (char)('0' + ms % 10);
+  tsbuf[pl + 4] = 'Z';
+  tsbuf[pl + 5] = '\0';
 
   lb_raw(&lb, "{\"ts\":\"", 7);
   lb_raw(&lb, tsbuf, strlen(tsbuf));
