@@ -42,7 +42,12 @@
  *      kept (conversation, generation, message).  Each figure of 4, 5 and
  *      6 is run --runs times (default 2), the runs of one kind interleaved
  *      over the levels, and the fastest run counts (with its latencies);
- *      an error in any run invalidates the figure.
+ *      an error in any run invalidates the figure.  Around every encrypt
+ *      run (4 and 6) the in-process protect rate is measured again (best
+ *      of 2 x ~0.3 s just before and just after; their mean): this
+ *      machine's speed drifts by tens of percent within minutes, and the
+ *      '/adjacnt' ratio compares the run with the engine on the machine
+ *      in the same state.
  *   5. Decrypt, our client: the messages of 3 and 4, sorted by generation
  *      within each conversation and taken round-robin over the
  *      conversations, each POSTed exactly once to bob's matching
@@ -1237,6 +1242,9 @@ typedef struct fig {
   double dcpu_us, ccpu_us; /* daemon / client CPU per request */
   double txns, leases, audit, ctxsw; /* per request */
   double txn_ms; /* mean store transaction (group commit) time */
+  /* Encrypt runs: the in-process protect rate measured just before and
+   * just after this run (mean), the machine in the same state. */
+  double adj_protect;
   int valid;
 } fig;
 
@@ -1867,6 +1875,13 @@ static double fsync_rate(fsync_fx *f, double t) {
   return (double)n / el;
 }
 
+/* adjacent_protect: a short in-process protect measurement (best of 2
+ * runs of ~0.3 s) taken next to an HTTP run. */
+static double adjacent_protect(pair *pr) {
+  int cont = 0;
+  return best_rate(op_protect, pr, 0.3, 2, &cont);
+}
+
 typedef struct baselines {
   double protect, unprotect, fsync;
   int protect_cont, unprotect_cont;
@@ -1911,21 +1926,22 @@ static int baseline_round(pair *pr, fsync_fx *fx, const opts *o,
 
 static void print_table(const baselines *b, const fig *figs, size_t nf) {
   double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
-  printf("\n%-30s %8s %8s %8s %9s %9s %8s %7s  %s\n", "figure", "req/s",
-         "p50 ms", "p99 ms", "CPU us/rq", "CPU bnd/s", "/in-proc",
-         "x fsync", "target (>= 0.50 of in-process protect, >= 10x fsync)");
-  printf("%-30s %8.0f %8s %8s %9.1f %9s %8s %7.1f\n",
+  printf("\n%-30s %8s %8s %8s %9s %9s %8s %8s %7s  %s\n", "figure",
+         "req/s", "p50 ms", "p99 ms", "CPU us/rq", "CPU bnd/s", "/in-proc",
+         "/adjacnt", "x fsync",
+         "target (>= 0.50 of in-process protect, >= 10x fsync)");
+  printf("%-30s %8.0f %8s %8s %9.1f %9s %8s %8s %7.1f\n",
          b->protect_cont ? "in-process protect (~)" : "in-process protect",
-         b->protect, "", "", 1e6 / b->protect, "", "1.000",
+         b->protect, "", "", 1e6 / b->protect, "", "1.000", "",
          b->protect / b->fsync);
-  printf("%-30s %8.0f %8s %8s %9.1f %9s %8s %7.1f\n",
+  printf("%-30s %8.0f %8s %8s %9.1f %9s %8s %8s %7.1f\n",
          b->unprotect_cont ? "in-process unprotect (~)"
                            : "in-process unprotect",
-         b->unprotect, "", "", 1e6 / b->unprotect, "", "1.000",
+         b->unprotect, "", "", 1e6 / b->unprotect, "", "1.000", "",
          b->unprotect / b->fsync);
-  printf("%-30s %8.0f %8s %8s %9s %9s %8.3f %7.1f\n",
+  printf("%-30s %8.0f %8s %8s %9s %9s %8.3f %8s %7.1f\n",
          "fsync per message (txn+audit)", b->fsync, "", "", "", "",
-         b->fsync / b->protect, 1.0);
+         b->fsync / b->protect, "", 1.0);
   for (size_t i = 0; i < nf; i++) {
     const fig *f = &figs[i];
     double base = f->op == 0 ? b->protect : b->unprotect;
@@ -1942,13 +1958,19 @@ static void print_table(const baselines *b, const fig *figs, size_t nf) {
     } else {
       snprintf(tgt, sizeof(tgt), "(no target)");
     }
-    printf("%-30s %8.0f %8.3f %8.3f %9.0f %9.0f %8.3f %7.1f  %s\n", f->name,
-           f->rate, f->p50, f->p99, cpu, cpu > 0 ? ncpu * 1e6 / cpu : 0.0,
-           ofin, xf, tgt);
+    char adj[16] = "";
+    if (f->adj_protect > 0) {
+      snprintf(adj, sizeof(adj), "%.3f", f->rate / f->adj_protect);
+    }
+    printf("%-30s %8.0f %8.3f %8.3f %9.0f %9.0f %8.3f %8s %7.1f  %s\n",
+           f->name, f->rate, f->p50, f->p99, cpu,
+           cpu > 0 ? ncpu * 1e6 / cpu : 0.0, ofin, adj, xf, tgt);
   }
   printf("\n'/in-proc': req/s / the in-process rate of the same operation "
          "(protect for encrypt, unprotect for decrypt; best of the two "
-         "baseline rounds).  'x fsync': req/s / the fsync-per-message rate "
+         "baseline rounds); '/adjacnt': req/s / the in-process protect "
+         "rate measured just before and just after that run (their mean: "
+         "the machine in the same state).  'x fsync': req/s / the fsync-per-message rate "
          "(best of the two rounds).  'CPU us/rq': the daemon's CPU (all "
          "threads) plus the load generator's, per request, in the run "
          "kept; 'CPU bnd/s': %.0f CPUs / that, the rate this run would reach "
@@ -2215,9 +2237,11 @@ int main(int argc, char **argv) {
       snprintf(cur.name, sizeof(cur.name), "encrypt h2 ours m=%d",
                o.levels[i]);
       int last = r == o.runs - 1 && i == o.num_levels - 1;
+      double before = adjacent_protect(&pr);
       if (encrypt_run(&w, &o, o.levels[i], 0, last, &cur) != 0) {
         goto done;
       }
+      cur.adj_protect = (before + adjacent_protect(&pr)) / 2;
       fig_print(&cur);
       keep_best(&figs[i], &cur, r == 0);
     }
@@ -2273,9 +2297,11 @@ int main(int argc, char **argv) {
         if (n > o.max_requests) {
           n = o.max_requests;
         }
+        double before = adjacent_protect(&pr);
         if (h2load_run(&w, o.levels[i], n, &cur) != 0) {
           goto done;
         }
+        cur.adj_protect = (before + adjacent_protect(&pr)) / 2;
         fig_print(&cur);
         keep_best(&figs[nf + (size_t)i], &cur, r == 0);
       }
