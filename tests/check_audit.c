@@ -210,6 +210,87 @@ START_TEST(test_tree_proofs_checkpoints) {
 }
 END_TEST
 
+/* A store written before the in-order node keys (subtree hashes under
+ * 'h' || level || index) still answers proofs, and keeps appending (its
+ * new nodes under the new keys). */
+typedef struct v1_arg {
+  uint64_t size;
+  uint64_t moved;
+} v1_arg;
+
+static void be64_put(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+
+static int to_v1_fn(mg_ks_txn *txn, void *arg) {
+  v1_arg *a = arg;
+  for (uint64_t l = 0; l < 62 && ((uint64_t)1 << l) <= a->size; l++) {
+    for (uint64_t i = 0; ((i + 1) << l) <= a->size; i++) {
+      uint8_t kp[9], kh[10], *v = NULL;
+      size_t vl = 0;
+      uint64_t ver = 0;
+      kp[0] = 'p';
+      be64_put(kp + 1, (i << (l + 1)) + (((uint64_t)1 << l) - 1));
+      kh[0] = 'h';
+      kh[1] = (uint8_t)l;
+      be64_put(kh + 2, i);
+      MG_GUARD(mg_kv_get_sealed(txn, MG_KV_AUDIT_TREE, kp, 9, &ver, &v, &vl));
+      ck_assert_uint_eq(ver, i);
+      int rc = mg_kv_put_sealed(txn, MG_KV_AUDIT_TREE, kh, 10, ver, v, vl,
+                                MG_KV_PUT_INSERT);
+      free(v);
+      MG_GUARD(rc);
+      MG_GUARD(mg_kv_del(txn, MG_KV_AUDIT_TREE, kp, 9));
+      a->moved++;
+    }
+  }
+  return 0;
+}
+
+static void check_proofs(mg_keystore *ks, uint64_t size) {
+  rebuild r;
+  memset(&r, 0, sizeof(r));
+  mg_tlog_memtree_init(&r.t);
+  uint64_t got = 0;
+  ck_assert_int_eq(mg_ks_audit_entries(ks, 0, UINT64_MAX, rebuild_fn, &r, &got),
+                   0);
+  ck_assert_uint_eq(got, size);
+  uint8_t root[MG_TLOG_HASH_LEN], half[MG_TLOG_HASH_LEN];
+  ck_assert_int_eq(mg_tlog_root(root, mg_tlog_memtree_get, &r.t, size), 0);
+  ck_assert_int_eq(mg_tlog_root(half, mg_tlog_memtree_get, &r.t, size / 2), 0);
+  for (uint64_t i = 0; i < size; i += 7) {
+    mg_tlog_proof p;
+    uint8_t leaf[MG_TLOG_HASH_LEN];
+    ck_assert_int_eq(mg_tlog_memtree_get(&r.t, 0, i, leaf), 0);
+    ck_assert_int_eq(mg_ks_audit_prove_inclusion(ks, i, size, &p), 0);
+    ck_assert_int_eq(mg_tlog_verify_inclusion(leaf, i, size, &p, root), 0);
+  }
+  mg_tlog_proof cpf;
+  ck_assert_int_eq(mg_ks_audit_prove_consistency(ks, size / 2, size, &cpf), 0);
+  ck_assert_int_eq(
+      mg_tlog_verify_consistency(size / 2, size, &cpf, half, root), 0);
+  mg_tlog_memtree_cleanup(&r.t);
+}
+
+START_TEST(test_tree_v1_keys) {
+  mg_keystore *ks = open_store();
+  append_n(ks, 200, 0);
+  v1_arg a = {200, 0};
+  ck_assert_int_eq(mg_ks_transact(ks, to_v1_fn, &a), 0);
+  ck_assert_uint_eq(a.moved, 200 + 100 + 50 + 25 + 12 + 6 + 3 + 1);
+  check_proofs(ks, 200);
+  /* Appends over the old layout: new nodes under the new keys, proofs
+   * across both. */
+  append_batched(ks, 77);
+  check_proofs(ks, 277);
+  mg_ks_close(ks);
+  remove_store();
+}
+END_TEST
+
 /* The content hash is keyed: the same code gives different hashes in two
  * stores and none equals a plain SHA-256 of it. */
 static int grab_fn(void *arg, uint64_t seq, const char *entry, size_t len,
@@ -579,6 +660,7 @@ int main(void) {
   TCase *tc = tcase_create("audit");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_tree_proofs_checkpoints);
+  tcase_add_test(tc, test_tree_v1_keys);
   tcase_add_test(tc, test_keyed_content_hash);
   tcase_add_test(tc, test_entry_bytes_as_jansson);
   tcase_add_test(tc, test_export_verify);

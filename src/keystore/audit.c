@@ -6,8 +6,9 @@
  *
  * Storage (all sealed, kv.h):
  *   AUDIT       uint64 seq (BE)                -> entry bytes (version seq)
- *   AUDIT_TREE  'h' || uint8 level || uint64 index (BE)
- *                                              -> complete subtree hash
+ *   AUDIT_TREE  'p' || uint64 position (BE)    -> complete subtree hash
+ *               (stores written before: 'h' || uint8 level || uint64 index,
+ *                still read; see tree_key)
  *               "size"                         -> uint64 number of entries
  *               "checkpoint"                   -> uint64 size || the last
  *                                                 signed checkpoint note
@@ -68,7 +69,22 @@ static uint64_t rd64(const uint8_t *p) {
   return v;
 }
 
+/* A subtree hash's key: its in-order position in the tree (the flat-tree
+ * numbering: leaf n at 2n, the subtree (level l, index i) at
+ * i * 2^(l+1) + 2^l - 1).  The nodes one group commit appends (its leaves
+ * and the small subtrees they complete) are neighbours in this order, so
+ * they share one or two B-tree pages of the store, where keys ordered by
+ * (level, index) put them on one page per level: fewer pages written per
+ * commit.  Positions stay below 2^64 for any log the store can hold. */
 static size_t tree_key(uint8_t *k, uint64_t level, uint64_t index) {
+  uint64_t pos = (index << (level + 1)) + (((uint64_t)1 << level) - 1);
+  k[0] = 'p';
+  be64(k + 1, pos);
+  return 9;
+}
+
+/* The key the first stores used ((level, index) order), still read. */
+static size_t tree_key_v1(uint8_t *k, uint64_t level, uint64_t index) {
   k[0] = 'h';
   k[1] = (uint8_t)level;
   be64(k + 2, index);
@@ -137,11 +153,17 @@ static int tree_get(void *arg, uint64_t level, uint64_t index,
   uint8_t k[10], *v = NULL;
   size_t vl = 0;
   uint64_t ver = 0;
-  if (level >= 64) {
+  if (level >= 63 || index >= ((uint64_t)1 << (62 - level))) {
     return MG_ERR_INVALID_ARG;
   }
   size_t kl = tree_key(k, level, index);
-  MG_GUARD(mg_kv_get_sealed(a->txn, MG_KV_AUDIT_TREE, k, kl, &ver, &v, &vl));
+  int rc = mg_kv_get_sealed(a->txn, MG_KV_AUDIT_TREE, k, kl, &ver, &v, &vl);
+  if (rc == MG_ERR_NOT_FOUND) {
+    /* Written by a version before the in-order keys. */
+    kl = tree_key_v1(k, level, index);
+    rc = mg_kv_get_sealed(a->txn, MG_KV_AUDIT_TREE, k, kl, &ver, &v, &vl);
+  }
+  MG_GUARD(rc);
   if (vl != MG_TLOG_HASH_LEN) {
     mg_free_secret(v, vl);
     return MG_ERR_TAMPERED;
