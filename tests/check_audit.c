@@ -526,6 +526,22 @@ START_TEST(test_entry_bytes_as_jansson) {
     check_canonical(ks, seq, "", "test.null", "", 7);
     seq++;
   }
+  /* Times at the edges of the decimal writer (jansson prints them as
+   * long long: past INT64_MAX they come out negative). */
+  {
+    static const uint64_t times[] = {0, 9, 10, 99, 100, 1000000007ull,
+                                     (uint64_t)INT64_MAX,
+                                     (uint64_t)INT64_MAX + 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+      mg_ks_ctx ctx = {"edge", times[i]};
+      mg_ks_audit a;
+      memset(&a, 0, sizeof(a));
+      a.action = "test.time";
+      ck_assert_int_eq(mg_ks_audit_record(ks, &ctx, &a), 0);
+      check_canonical(ks, seq, "edge", "test.time", "", times[i]);
+      seq++;
+    }
+  }
   /* Not UTF-8: jansson refuses the string, and so does the log. */
   for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
     json_t *js = json_string(not_utf8[i]);

@@ -510,10 +510,9 @@ int api_body_b64_only(api_call *c, const char *key, int secret,
     return 0;
   }
   v = p;
-  while (p < end && *p != '"' && *p != '\\') {
-    p++;
-  }
-  if (p >= end || *p != '"') {
+  /* The closing quote, and no escape before it (memchr: vectorized). */
+  p = memchr(v, '"', (size_t)(end - v));
+  if (p == NULL || memchr(v, '\\', (size_t)(p - v)) != NULL) {
     return 0;
   }
   ve = p++;

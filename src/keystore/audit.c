@@ -329,9 +329,19 @@ static int put_json_str(jbuf *b, const char *s) {
 
 static void put_int(jbuf *b, uint64_t v) {
   char num[24];
-  /* As jansson prints a json_integer (json_int_t, long long). */
-  int n = snprintf(num, sizeof(num), "%lld", (long long)v);
-  put_raw(b, num, (size_t)n);
+  size_t n = sizeof(num);
+  /* As jansson prints a json_integer (json_int_t, long long): values
+   * past INT64_MAX come out negative, as they always did. */
+  int neg = v > (uint64_t)INT64_MAX;
+  uint64_t m = neg ? (uint64_t)0 - v : v;
+  do {
+    num[--n] = (char)('0' + m % 10);
+    m /= 10;
+  } while (m != 0);
+  if (neg) {
+    num[--n] = '-';
+  }
+  put_raw(b, num + n, sizeof(num) - n);
 }
 
 /* Builds the canonical entry bytes (see the top of the file): the bytes

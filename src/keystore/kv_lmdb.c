@@ -886,6 +886,7 @@ int mg_kv_put_sealed(mg_kv_txn *t, mg_kv_table tb, const uint8_t *key,
                      size_t pt_len, int flags) {
   uint8_t aad[KS_RECORD_AAD_MAX];
   const mg_aead_alg *aead = &mg_xchacha20poly1305;
+  uint8_t small[512];
   uint8_t *rec = NULL;
   size_t rec_len = 0;
   int rc = 0;
@@ -896,7 +897,8 @@ int mg_kv_put_sealed(mg_kv_txn *t, mg_kv_table tb, const uint8_t *key,
   MG_ENSURE(pt_len <= UINT32_MAX - KS_SEAL_HDR_LEN - KS_TAG_LEN,
             MG_ERR_INVALID_ARG);
   rec_len = KS_SEAL_HDR_LEN + pt_len + KS_TAG_LEN;
-  rec = malloc(rec_len);
+  /* Small records (audit entries, tree nodes, counters) on the stack. */
+  rec = rec_len <= sizeof(small) ? small : malloc(rec_len);
   if (rec == NULL) {
     MG_FAIL(MG_ERR_NOMEM);
   }
@@ -910,7 +912,9 @@ int mg_kv_put_sealed(mg_kv_txn *t, mg_kv_table tb, const uint8_t *key,
                       pt_len));
   MG_CHECK(mg_kv_put(t, tb, key, key_len, rec, rec_len, flags));
 out:
-  free(rec); /* ciphertext only */
+  if (rec != small) {
+    free(rec); /* ciphertext only */
+  }
   return rc;
 }
 
