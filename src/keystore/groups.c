@@ -168,10 +168,9 @@ int mg_ks_group_put(mg_ks_txn *txn, const char *conv_id,
                      state, state_len, NULL);
 }
 
-int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
-                       const char *conv_id) {
+int mg_ks_group_remove(mg_ks_txn *txn, const char *conv_id) {
   int rc;
-  MG_ENSURE(ks != NULL && txn != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
+  MG_ENSURE(txn != NULL, MG_ERR_INVALID_ARG);
   MG_ENSURE(mg_ks_conv_id_valid(conv_id), MG_ERR_INVALID_ARG);
   MG_GUARD(
       mg_kv_del(txn, MG_KV_GROUPS, (const uint8_t *)conv_id, strlen(conv_id)));
@@ -179,6 +178,13 @@ int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
   if (rc < 0 && rc != MG_ERR_NOT_FOUND) {
     return rc;
   }
+  return 0;
+}
+
+int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn, const mg_ks_ctx *ctx,
+                       const char *conv_id) {
+  MG_ENSURE(ks != NULL && txn != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
+  MG_GUARD(mg_ks_group_remove(txn, conv_id));
   return audit_group(ks, txn, ctx, "group.delete", conv_id);
 }
 

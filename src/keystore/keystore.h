@@ -315,6 +315,12 @@ MG_MUST_USE int mg_ks_group_put(mg_ks_txn *txn, const char *conv_id,
 MG_MUST_USE int mg_ks_group_delete(mg_keystore *ks, mg_ks_txn *txn,
                                    const mg_ks_ctx *ctx, const char *conv_id);
 
+/* mg_ks_group_remove is mg_ks_group_delete without the "group.delete"
+ * entry, for a caller whose own entry in |txn| records the deletion
+ * ("conversation.close", a "message.decrypt" of a Commit removing us), as
+ * mg_ks_group_put is to mg_ks_group_save. */
+MG_MUST_USE int mg_ks_group_remove(mg_ks_txn *txn, const char *conv_id);
+
 /* mg_ks_lease_reserve reserves |count| (>= 1) sending generations of
  * |conv_id| in |epoch| inside |txn| and sets |*first_generation| to the
  * first one: [first, first + count) may then be used without touching the

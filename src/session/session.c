@@ -549,7 +549,9 @@ typedef struct save_arg {
 static int save_fn(mg_ks_txn *txn, void *arg) {
   save_arg *a = arg;
   if (a->del) {
-    MG_GUARD(mg_ks_group_delete(a->s->ks, txn, a->ctx, a->conv_id));
+    /* No "group.delete" entry: the operation's own entry below
+     * ("conversation.close", "message.decrypt") records the deletion. */
+    MG_GUARD(mg_ks_group_remove(txn, a->conv_id));
   } else {
     /* No "group.save" entry: the operation's own entry (|a->a|) below is
      * the save's record, in the same transaction. */
