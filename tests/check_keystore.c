@@ -522,8 +522,9 @@ static int lease_txn(mg_ks_txn *txn, void *p) {
   return mg_ks_lease_reserve(txn, a->conv, a->epoch, a->count, &a->first);
 }
 
-static int group_put(const char *conv, uint64_t expected, uint64_t next,
-                     const char *state) {
+/* group_write runs |fn| (put_txn or save_txn) over one group state. */
+static int group_write(mg_ks_txn_fn fn, const char *conv, uint64_t expected,
+                       uint64_t next, const char *state) {
   grp_arg a;
   memset(&a, 0, sizeof(a));
   a.conv = conv;
@@ -531,19 +532,17 @@ static int group_put(const char *conv, uint64_t expected, uint64_t next,
   a.next = next;
   a.state = (const uint8_t *)state;
   a.state_len = strlen(state);
-  return mg_ks_transact(ks, put_txn, &a);
+  return mg_ks_transact(ks, fn, &a);
+}
+
+static int group_put(const char *conv, uint64_t expected, uint64_t next,
+                     const char *state) {
+  return group_write(put_txn, conv, expected, next, state);
 }
 
 static int group_save(const char *conv, uint64_t expected, uint64_t next,
                       const char *state) {
-  grp_arg a;
-  memset(&a, 0, sizeof(a));
-  a.conv = conv;
-  a.expected = expected;
-  a.next = next;
-  a.state = (const uint8_t *)state;
-  a.state_len = strlen(state);
-  return mg_ks_transact(ks, save_txn, &a);
+  return group_write(save_txn, conv, expected, next, state);
 }
 
 /* group_load returns the error, or checks the state and epoch. */
