@@ -49,7 +49,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1141,9 +1140,11 @@ static void wake_workers(mg_http_server *s, uint64_t now) {
  * wait in the queue (the loop then comes back within QUEUE_MAX_WAIT_NS). */
 static bool flush_dispatch(mg_http_server *s) {
   uint64_t now = now_ns();
+  uint32_t n = 0;
   for (api_job *j = s->pend_head; j != NULL; j = j->next) {
     j->pending = false;
     j->queued_ns = now;
+    n++;
   }
   pthread_mutex_lock(&s->mu);
   if (s->pend_head != NULL) {
@@ -1154,9 +1155,7 @@ static bool flush_dispatch(mg_http_server *s) {
       s->q_head = s->pend_head;
     }
     s->q_tail = s->pend_tail;
-    for (api_job *j = s->pend_head; j != NULL; j = j->next) {
-      s->q_len++;
-    }
+    s->q_len += n;
     s->pend_head = s->pend_tail = NULL;
   }
   wake_workers(s, now);
