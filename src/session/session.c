@@ -1228,7 +1228,8 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
   size_t rec_len = 0;
   save_arg sv;
   uint8_t key_id[MG_KS_KEY_ID_LEN];
-  int have_key_id = 0;
+  uint8_t hmac[32];
+  int have_key_id = 0, processed = 0;
   int rc;
   MG_ENSURE(s != NULL && valid_ctx(ctx) && out != NULL, MG_ERR_INVALID_ARG);
   memset(out, 0, sizeof(*out));
@@ -1243,6 +1244,7 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
   pp.now = ctx->now;
   /* On failure the engine changed nothing. */
   MG_CHECK(mls_group_process(c->g, msg, msg_len, &pp, &r));
+  processed = 1; /* c->g may now hold uncommitted changes (a consumed key) */
 
   memset(&sv, 0, sizeof(sv));
   sv.s = s;
@@ -1251,8 +1253,10 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
   sv.expected = mls_group_epoch(c->g);
   audit_init(&sv.a, "message.decrypt", conv_id, key_id);
   if (r.content_type == MLS_CONTENT_APPLICATION) {
-    sv.a.content = r.application_data.data;
-    sv.a.content_len = r.application_data.len;
+    /* Computed here, not inside the shared transaction (as encrypt). */
+    MG_CHECK(mg_ks_audit_content_hmac(s->ks, r.application_data.data,
+                                      r.application_data.len, hmac));
+    sv.a.content_hmac = hmac;
   }
   if (r.content_type == MLS_CONTENT_COMMIT && r.removed) {
     sv.del = 1;
@@ -1267,12 +1271,7 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
     sv.rec = rec;
     sv.rec_len = rec_len;
   }
-  rc = sess_run(&s->com, save_fn, &sv);
-  if (rc < 0) {
-    /* c->g may hold uncommitted changes (a consumed key): forget it. */
-    conv_drop(s, c);
-    goto out;
-  }
+  MG_CHECK(sess_run(&s->com, save_fn, &sv));
   out->content_type = r.content_type;
   out->epoch = r.epoch;
   out->sender_leaf = r.sender.leaf_index;
@@ -1299,8 +1298,13 @@ int mg_session_decrypt(mg_session *s, const mg_ks_ctx *ctx,
   rc = 0;
 out:
   if (c != NULL) {
+    if (rc < 0 && processed) {
+      /* Not saved: forget the changed group; it reloads from the store. */
+      conv_drop(s, c);
+    }
     conv_unlock(s, c);
   }
+  mg_memzero(hmac, sizeof(hmac));
   mg_free_secret(rec, rec_len);
   mls_processed_cleanup(&r);
   if (rc < 0) {
