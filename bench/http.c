@@ -62,6 +62,13 @@
  *      them), N = our client's rate at M x --time.  req/s as h2load prints
  *      it ("finished in"), p50/p99 from its per-request log; every status
  *      must be 2xx.
+ *   5b. (before 6) The HTTP/2 floor: GET /v1/health (no token check, no
+ *      store) with our client at the highest stream count for ~--time / 2
+ *      seconds: the CPU the HTTP/2 path alone costs per request.  After
+ *      the table, the budget the 10x target leaves: 10 x the fsync rate
+ *      needs at most CPUs x 1e6 / that rate us of CPU per request; minus
+ *      the floor (that path + the in-process protect) is what the rest of
+ *      an encrypt may cost, printed beside what it did cost.
  *
  * Per HTTP run it also prints, per request: the daemon's CPU time (all
  * threads, /proc/PID/stat) and context switches (/proc/PID/task/ * /status),
@@ -1234,7 +1241,7 @@ out:
 
 typedef struct fig {
   char name[64];
-  int op; /* 0 encrypt, 1 decrypt */
+  int op; /* 0 encrypt, 1 decrypt, 2 GET /v1/health (the HTTP floor) */
   int streams;
   int h2load;
   double rate, p50, p99; /* req/s, ms */
@@ -1404,6 +1411,68 @@ static int encrypt_run(world *w, const opts *o, int streams, int warm,
   f->valid = f->errors == 0;
   if (f->errors != 0) {
     FAIL("encrypt at %d streams: %ld of %ld requests failed", streams,
+         f->errors, got);
+  }
+  rc = 0;
+out:
+  for (size_t i = 0; i < n; i++) {
+    req_free(&r[i]);
+  }
+  free(r);
+  return rc;
+}
+
+/* floor_run: GET /v1/health (no token check, no store, a 15-byte answer)
+ * with our client at |streams|, ~o->time / 2 seconds: what the HTTP/2
+ * path alone costs (the daemon's server and our client), the floor under
+ * every figure above it. */
+static int floor_run(world *w, const opts *o, int streams, fig *f) {
+  size_t n = (size_t)o->max_requests;
+  req *r = calloc(n, sizeof(req));
+  if (r == NULL) {
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    r[i].path = xstrdup("/v1/health");
+    r[i].method_get = 1;
+  }
+  msnap a, b;
+  h2conn c;
+  int rc = -1;
+  snap(&w->de, &a);
+  if (conn_open(&c, w->de.port, w->de.token) != 0) {
+    FAIL("cannot connect");
+    goto out;
+  }
+  double c0 = self_cpu(RUSAGE_SELF);
+  double t0 = bench_now_sec();
+  long got = conn_run(&c, r, n, (size_t)streams, t0 + o->time / 2);
+  double c1 = self_cpu(RUSAGE_SELF);
+  conn_close(&c);
+  if (got <= 0) {
+    FAIL("health run at %d streams: connection failed", streams);
+    goto out;
+  }
+  snap(&w->de, &b);
+  f->n = got;
+  f->errors = 0;
+  double first = 1e300, last = 0.0;
+  double *lat = xmalloc((size_t)got * sizeof(double));
+  for (long i = 0; i < got; i++) {
+    lat[i] = (r[i].t1 - r[i].t0) * 1e3;
+    first = r[i].t0 < first ? r[i].t0 : first;
+    last = r[i].t1 > last ? r[i].t1 : last;
+    if (r[i].status != 200) {
+      f->errors++;
+    }
+  }
+  f->rate = (double)got / (last - first);
+  fig_lat(f, lat, (size_t)got);
+  free(lat);
+  fig_deltas(f, &a, &b, c0, c1);
+  f->valid = f->errors == 0;
+  if (f->errors != 0) {
+    FAIL("health at %d streams: %ld of %ld requests failed", streams,
          f->errors, got);
   }
   rc = 0;
@@ -1948,6 +2017,13 @@ static void print_table(const baselines *b, const fig *figs, size_t nf) {
     double ofin = f->rate / base, xf = f->rate / b->fsync;
     double cpu = f->dcpu_us + f->ccpu_us;
     char tgt[96];
+    if (f->op == 2) {
+      printf("%-30s %8.0f %8.3f %8.3f %9.1f %9.0f %8s %8s %7.1f  %s\n",
+             f->name, f->rate, f->p50, f->p99, cpu,
+             cpu > 0 ? ncpu * 1e6 / cpu : 0.0, "", "", xf,
+             f->valid ? "(the HTTP/2 floor)" : "INVALID");
+      continue;
+    }
     if (!f->valid) {
       snprintf(tgt, sizeof(tgt), "INVALID (%ld errors)", f->errors);
     } else if (f->op == 0) {
@@ -1978,6 +2054,36 @@ static void print_table(const baselines *b, const fig *figs, size_t nf) {
          "themselves and nothing but CPU limited them (a bound that other "
          "processes on the machine do not change).\n",
          ncpu);
+  /* The budget the 10x target leaves: its rate needs at most B us of CPU
+   * per request (daemon + load generator, every CPU busy); the floor is
+   * the HTTP/2 path alone (GET /v1/health) plus the engine's protect. */
+  const fig *fl = NULL, *enc = NULL;
+  for (size_t i = 0; i < nf; i++) {
+    if (figs[i].op == 2 && figs[i].valid) {
+      fl = &figs[i];
+    }
+    if (figs[i].op == 0 && !figs[i].h2load && figs[i].valid &&
+        (enc == NULL || figs[i].streams > enc->streams)) {
+      enc = &figs[i];
+    }
+  }
+  if (fl != NULL && enc != NULL && b->fsync > 0 && b->protect > 0) {
+    double need = 10.0 * b->fsync, budget = ncpu * 1e6 / need;
+    double http = fl->dcpu_us + fl->ccpu_us, prot = 1e6 / b->protect;
+    double floor = http + prot, used = enc->dcpu_us + enc->ccpu_us;
+    double bound = used > 0 ? ncpu * 1e6 / used : 0.0;
+    printf("\nbudget of the 10x target: %.0f req/s on %.0f CPUs = at most "
+           "%.1f us of CPU per request (daemon + load generator, every CPU "
+           "busy all the time).  Floor: the HTTP/2 path (GET /v1/health, "
+           "%d streams) %.1f us + in-process protect %.1f us = %.1f us, "
+           "leaving %.1f us for everything else an encrypt does (token, "
+           "JSON and base64, lease, audit entry, group commit, logging); "
+           "encrypt at %d streams (our client) used %.1f us, %.1f above the "
+           "floor, and reached %.0f%% of the rate its CPU time allows.\n",
+           need, ncpu, budget, fl->streams, http, prot, floor,
+           budget - floor, enc->streams, used, used - floor,
+           bound > 0 ? 100.0 * enc->rate / bound : 0.0);
+  }
 }
 
 /* ---------------------------------------------------------------- main */
@@ -2111,7 +2217,7 @@ int main(int argc, char **argv) {
   pair pr;
   fsync_fx fx;
   baselines b;
-  fig figs[3 * MAX_LEVELS];
+  fig figs[3 * MAX_LEVELS + 1];
   size_t nf = 0;
   char *fs_dir = NULL, *kek = NULL;
   double t_start = bench_now_sec();
@@ -2234,6 +2340,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.num_levels; i++) {
       fig cur;
       memset(&cur, 0, sizeof(cur));
+      cur.streams = o.levels[i];
       snprintf(cur.name, sizeof(cur.name), "encrypt h2 ours m=%d",
                o.levels[i]);
       int last = r == o.runs - 1 && i == o.num_levels - 1;
@@ -2267,6 +2374,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.num_levels; i++) {
       fig cur;
       memset(&cur, 0, sizeof(cur));
+      cur.streams = o.levels[i];
       cur.op = 1;
       snprintf(cur.name, sizeof(cur.name), "decrypt h2 ours m=%d",
                o.levels[i]);
@@ -2280,6 +2388,23 @@ int main(int argc, char **argv) {
   }
   nf += (size_t)o.num_levels;
 
+  /* 5b. the HTTP/2 floor: GET /v1/health at the highest level */
+  {
+    fig *f = &figs[nf];
+    memset(f, 0, sizeof(*f));
+    f->op = 2;
+    for (int i = 0; i < o.num_levels; i++) {
+      f->streams = o.levels[i] > f->streams ? o.levels[i] : f->streams;
+    }
+    snprintf(f->name, sizeof(f->name), "health h2 ours m=%d", f->streams);
+    if (floor_run(&w, &o, f->streams, f) != 0) {
+      goto done;
+    }
+    printf("the HTTP/2 floor (GET /v1/health, no token, no store):\n");
+    fig_print(f);
+    nf++;
+  }
+
   /* 6. encrypt, h2load */
   if (o.h2load) {
     printf("encrypt, h2load (same URIs and body):\n");
@@ -2287,6 +2412,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < o.num_levels; i++) {
         fig cur;
         memset(&cur, 0, sizeof(cur));
+        cur.streams = o.levels[i];
         cur.h2load = 1;
         snprintf(cur.name, sizeof(cur.name), "encrypt h2load m=%d",
                  o.levels[i]);
