@@ -152,6 +152,78 @@ START_TEST(test_log_lines) {
 }
 END_TEST
 
+/* Buffered lines: info lines wait for mg_log_flush (or a full buffer), a
+ * warn line goes out at once behind them, in order; turning buffering off
+ * writes what is left. */
+START_TEST(test_log_buffered) {
+  int p[2];
+  static char buf[65536];
+  ck_assert_int_eq(pipe(p), 0);
+  mg_log_set_fd(p[1]);
+  mg_log_set_level(MG_LOG_INFO);
+  mg_log_set_buffered(1);
+  mg_log(MG_LOG_INFO, "one", (char *)NULL);
+  mg_log(MG_LOG_INFO, "two", (char *)NULL);
+  ck_assert_uint_eq(read_pipe(p[0], buf, sizeof buf), 0); /* held */
+  mg_log_flush();
+  size_t len = read_pipe(p[0], buf, sizeof buf);
+  ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"one\""));
+  ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"two\""));
+  ck_assert(strstr(buf, "\"one\"") < strstr(buf, "\"two\""));
+  ck_assert_int_eq(buf[len - 1], '\n');
+  mg_log_flush(); /* nothing left: nothing written */
+  ck_assert_uint_eq(read_pipe(p[0], buf, sizeof buf), 0);
+
+  /* A warn line is not held, and what was held goes before it. */
+  mg_log(MG_LOG_INFO, "three", (char *)NULL);
+  mg_log(MG_LOG_WARN, "four", (char *)NULL);
+  len = read_pipe(p[0], buf, sizeof buf);
+  ck_assert_ptr_nonnull(strstr(buf, "\"three\""));
+  ck_assert_ptr_nonnull(strstr(buf, "\"four\""));
+  ck_assert(strstr(buf, "\"three\"") < strstr(buf, "\"four\""));
+
+  /* A full buffer is written without waiting for a flush: 40 lines of
+   * ~1 KiB are more than it holds; every line arrives whole, in order. */
+  char *val = malloc(1001);
+  memset(val, 'v', 1000);
+  val[1000] = '\0';
+  for (int i = 0; i < 40; i++) {
+    char n[16];
+    snprintf(n, sizeof n, "%d", i);
+    mg_log(MG_LOG_INFO, "fill", "i", n, "v", val, (char *)NULL);
+  }
+  len = read_pipe(p[0], buf, sizeof buf);
+  ck_assert_uint_gt(len, 10000); /* some went out unflushed */
+  ck_assert_uint_lt(len, 40 * 1000);
+  mg_log_set_buffered(0); /* the rest */
+  len += read_pipe(p[0], buf + len, sizeof buf - len);
+  buf[len] = '\0';
+  int lines = 0;
+  for (char *q = buf, *e; (e = strchr(q, '\n')) != NULL; q = e + 1) {
+    *e = '\0';
+    json_error_t err;
+    json_t *j = json_loads(q, 0, &err);
+    ck_assert_msg(j != NULL, "not JSON: %.80s", q);
+    char want[16];
+    snprintf(want, sizeof want, "%d", lines);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "i")), want);
+    json_decref(j);
+    lines++;
+  }
+  ck_assert_int_eq(lines, 40);
+  free(val);
+
+  /* Unbuffered again: written at once. */
+  mg_log(MG_LOG_INFO, "five", (char *)NULL);
+  len = read_pipe(p[0], buf, sizeof buf);
+  ck_assert_ptr_nonnull(strstr(buf, "\"five\""));
+  mg_log_set_level(MG_LOG_WARN);
+  mg_log_set_fd(2);
+  close(p[0]);
+  close(p[1]);
+}
+END_TEST
+
 /* ------------------------------------------------------------- problems */
 
 START_TEST(test_problem) {
@@ -941,6 +1013,7 @@ int main(void) {
   Suite *s = suite_create("http");
   TCase *tc = tcase_create("log");
   tcase_add_test(tc, test_log_lines);
+  tcase_add_test(tc, test_log_buffered);
   tcase_add_test(tc, test_problem);
   suite_add_tcase(s, tc);
 

@@ -1,8 +1,9 @@
 /*
  * JSON-lines logging (contract: log.h).
  *
- * A line is built in a buffer on the stack and written with one write(2),
- * so that lines of concurrent threads never interleave (a write of at most
+ * A line is built in a buffer on the stack and written with one write(2)
+ * (or gathered with others and written with them, see
+ * mg_log_set_buffered), so that lines of concurrent threads never interleave (a write of at most
  * PIPE_BUF bytes to a pipe is atomic; to a file or terminal a single write
  * is not split by other writers in practice).  A field that would not fit
  * is cut and marked with "...": a log line is never dropped for its length.
@@ -10,8 +11,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +33,84 @@ void mg_log_set_level(mg_log_level lvl) {
   atomic_store(&log_level, (int)lvl);
 }
 
-void mg_log_set_fd(int fd) { atomic_store(&log_fd, fd); }
+void mg_log_set_fd(int fd) {
+  mg_log_flush(); /* what was logged before goes where it was meant to */
+  atomic_store(&log_fd, fd);
+}
+
+/* The buffer of debug and info lines (mg_log_set_buffered).  Log lines
+ * never carry secrets, so nothing here is wiped. */
+#define LOG_BUFFER_BYTES 16384
+static pthread_mutex_t buf_mu = PTHREAD_MUTEX_INITIALIZER;
+static char buf_data[LOG_BUFFER_BYTES];
+static size_t buf_len;             /* under buf_mu */
+static atomic_int buf_on;          /* buffering enabled */
+static atomic_int buf_pending;     /* buf_len > 0, read without the lock */
+
+static void write_all(const char *p, size_t left) {
+  int fd = atomic_load(&log_fd);
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+}
+
+/* Under buf_mu. */
+static void buf_drain(void) {
+  if (buf_len > 0) {
+    write_all(buf_data, buf_len);
+    buf_len = 0;
+    atomic_store(&buf_pending, 0);
+  }
+}
+
+void mg_log_flush(void) {
+  if (!atomic_load(&buf_pending)) {
+    return;
+  }
+  int saved_errno = errno;
+  pthread_mutex_lock(&buf_mu);
+  buf_drain();
+  pthread_mutex_unlock(&buf_mu);
+  errno = saved_errno;
+}
+
+void mg_log_set_buffered(int on) {
+  atomic_store(&buf_on, on != 0);
+  if (!on) {
+    mg_log_flush();
+  }
+}
+
+/* emit writes one finished line: into the buffer (debug and info lines
+ * while buffering), or at once after what the buffer holds. */
+static void emit(mg_log_level lvl, const char *line, size_t len) {
+  bool buffer = atomic_load(&buf_on) &&
+                (lvl == MG_LOG_DEBUG || lvl == MG_LOG_INFO);
+  if (!buffer && !atomic_load(&buf_pending)) {
+    write_all(line, len); /* nothing buffered to keep ahead of it */
+    return;
+  }
+  pthread_mutex_lock(&buf_mu);
+  if (!buffer || len > LOG_BUFFER_BYTES - buf_len) {
+    buf_drain();
+  }
+  if (buffer && len <= LOG_BUFFER_BYTES - buf_len) {
+    memcpy(buf_data + buf_len, line, len);
+    buf_len += len;
+    atomic_store(&buf_pending, 1);
+  } else {
+    write_all(line, len);
+  }
+  pthread_mutex_unlock(&buf_mu);
+}
 
 typedef struct log_buf {
   char b[LOG_LINE_MAX];
@@ -195,19 +275,6 @@ void mg_log(mg_log_level lvl, const char *event, ...) {
   memcpy(lb.b + lb.len, "}\n", 2);
   lb.len += 2;
 
-  int fd = atomic_load(&log_fd);
-  const char *p = lb.b;
-  size_t left = lb.len;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      break;
-    }
-    p += n;
-    left -= (size_t)n;
-  }
+  emit(lvl, lb.b, lb.len);
   errno = saved_errno;
 }

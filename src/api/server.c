@@ -2208,6 +2208,7 @@ int mg_http_server_run(mg_http_server *s) {
     }
     free_dead(s);
     queue_waiting = flush_dispatch(s);
+    mg_log_flush(); /* this turn's access lines (mg_log_set_buffered) */
     uint64_t t = now_ns();
     if (t - last_tick >= (uint64_t)TICK_MS * 1000000u) {
       last_tick = t;

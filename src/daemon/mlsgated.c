@@ -447,7 +447,11 @@ int main(int argc, char **argv) {
     rot_started = 1;
   }
 
+  /* Access lines are written once per turn of the server's event loop,
+   * not one write(2) each (log.h); from here to the loop's end. */
+  mg_log_set_buffered(1);
   rc = mg_http_server_run(srv);
+  mg_log_set_buffered(0);
   g_server = NULL;
   status = rc < 0 ? 1 : 0;
 
