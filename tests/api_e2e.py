@@ -416,6 +416,21 @@ def run(tmp, store, daemons):
                         {"count": 2}, headers=hdr), 422, "idempotency_key_reused",
                    "reused idempotency key")
 
+    # An identity created under an Idempotency-Key (its answer stored in the
+    # creation's own transaction) replays; the same key with another body
+    # is refused.
+    ih = ["Idempotency-Key: identity-carol"]
+    r1 = curl(d, "POST", "/v1/identities", admin,
+              {"name": "carol", "cipher_suite": 1}, headers=ih)
+    r2 = curl(d, "POST", "/v1/identities", admin,
+              {"name": "carol", "cipher_suite": 1}, headers=ih)
+    check(r1[0] == 201 and r2[0] == 201 and r1[2] == r2[2] and
+          r2[1].get("idempotent-replayed") == "true" and
+          js(r1[2])["name"] == "carol", "identity creation replayed")
+    expect_problem(curl(d, "POST", "/v1/identities", admin,
+                        {"name": "carol2", "cipher_suite": 1}, headers=ih),
+                   422, "idempotency_key_reused", "identity key reused")
+
     # A commit retried under its Idempotency-Key gives the same Commit back.
     ck = ["Idempotency-Key: commit-after-conflict"]
     r1 = curl(d, "POST", "/v1/conversations/conv-1/commit", admin, {"update": True},

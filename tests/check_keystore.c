@@ -890,6 +890,132 @@ static int list_fn(void *arg, const mg_ks_identity *id) {
   return 0;
 }
 
+/* ------------------------ answers committed with an operation (mg_ks_hook)
+ * Identity creation and KeyPackage generation call the hook inside their
+ * own transaction: a failing hook fails the operation (audited as a
+ * failure, nothing else changed); a succeeding one's write (here an
+ * idempotent answer) commits with it, and it saw the caller's result. */
+
+typedef struct ks_hook_arg {
+  int calls, fail, kp;
+  const char *key;
+  char name[MG_KS_NAME_MAX + 1];
+  size_t n;
+  uint8_t ref0[MG_MAX_HASH_LEN];
+  size_t ref0_len;
+} ks_hook_arg;
+
+static int ks_hook(mg_ks_txn *txn, void *arg, const void *result) {
+  ks_hook_arg *h = arg;
+  char body[128];
+  h->calls++;
+  if (h->kp) {
+    const mg_ks_kp_made_list *l = result;
+    h->n = l->n;
+    ck_assert_uint_ge(l->n, 1);
+    ck_assert_uint_le(l->items[0].ref_len, sizeof(h->ref0));
+    memcpy(h->ref0, l->items[0].ref, l->items[0].ref_len);
+    h->ref0_len = l->items[0].ref_len;
+    snprintf(body, sizeof(body), "{\"n\":%zu}", l->n);
+  } else {
+    const mg_ks_identity *id = result;
+    snprintf(h->name, sizeof(h->name), "%s", id->name);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", id->name);
+  }
+  if (h->fail) {
+    return MG_ERR_TAMPERED;
+  }
+  return mg_ks_idem_finish_txn(txn, "tok", "POST /x", h->key, 201,
+                               "application/json", (const uint8_t *)body,
+                               strlen(body));
+}
+
+static int idem_state(const char *key, const char *want_body) {
+  uint8_t hash[32];
+  mg_ks_idem idem;
+  memset(hash, 7, sizeof(hash));
+  memset(&idem, 0, sizeof(idem));
+  int rc = mg_ks_idem_begin(ks, "tok", "POST /x", key, hash, 1000, 0, &idem);
+  if (rc == MG_KS_IDEM_REPLAY) {
+    ck_assert_uint_eq(idem.status, 201);
+    ck_assert_uint_eq(idem.body_len, strlen(want_body));
+    ck_assert(memcmp(idem.body, want_body, idem.body_len) == 0);
+  }
+  mg_ks_idem_cleanup(&idem);
+  return rc;
+}
+
+START_TEST(test_hooks_commit_with_operation) {
+  mg_ks_ctx c = ctx_at(1000);
+  mg_ks_identity id;
+  mg_ks_kp_counts counts;
+  ks_hook_arg h;
+  mg_ks_hook hook = {ks_hook, &h};
+  kps k;
+  failures f;
+
+  /* Identity creation. */
+  ck_assert_int_eq(idem_state("k1", NULL), MG_KS_IDEM_NEW);
+  memset(&h, 0, sizeof(h));
+  h.key = "k1";
+  h.fail = 1;
+  memset(&id, 0, sizeof(id));
+  f = failures_begin();
+  ck_assert_int_eq(mg_ks_identity_create_h(ks, &c, "acme", 1, 0, &id, &hook),
+                   MG_ERR_TAMPERED);
+  ck_assert_int_eq(h.calls, 1);
+  ck_assert_str_eq(h.name, "acme");
+  assert_audited(&f, "identity.create", "acme", MG_ERR_TAMPERED, 0, NULL);
+  free(f.state.buf);
+  ck_assert_int_eq(idem_state("k1", NULL), MG_KS_IDEM_IN_PROGRESS);
+
+  memset(&h, 0, sizeof(h));
+  h.key = "k1";
+  ck_assert_int_eq(mg_ks_identity_create_h(ks, &c, "acme", 1, 0, &id, &hook),
+                   0);
+  ck_assert_int_ge(h.calls, 1);
+  ck_assert_str_eq(h.name, "acme");
+  ck_assert_str_eq(id.name, "acme");
+  mg_ks_identity_cleanup(&id);
+  ck_assert_int_eq(idem_state("k1", "{\"name\":\"acme\"}"),
+                   MG_KS_IDEM_REPLAY);
+
+  /* KeyPackage generation: |fn| runs only after a commit. */
+  ck_assert_int_eq(idem_state("k2", NULL), MG_KS_IDEM_NEW);
+  memset(&h, 0, sizeof(h));
+  memset(&k, 0, sizeof(k));
+  h.key = "k2";
+  h.kp = 1;
+  h.fail = 1;
+  f = failures_begin();
+  ck_assert_int_eq(
+      mg_ks_kp_generate_h(ks, &c, "acme", 3, 0, collect_kp, &k, &hook),
+      MG_ERR_TAMPERED);
+  ck_assert_int_eq(h.calls, 1);
+  ck_assert_uint_eq(h.n, 3);
+  ck_assert_uint_eq(k.n, 0);
+  assert_audited(&f, "keypackage.generate", "acme", MG_ERR_TAMPERED, 0, NULL);
+  free(f.state.buf);
+  ck_assert_int_eq(mg_ks_kp_stats(ks, "acme", 1000, &counts), 0);
+  ck_assert_uint_eq(counts.unused, 0);
+  ck_assert_int_eq(idem_state("k2", NULL), MG_KS_IDEM_IN_PROGRESS);
+
+  h.fail = 0;
+  h.calls = 0;
+  ck_assert_int_eq(
+      mg_ks_kp_generate_h(ks, &c, "acme", 3, 0, collect_kp, &k, &hook), 0);
+  ck_assert_int_ge(h.calls, 1);
+  ck_assert_uint_eq(h.n, 3);
+  ck_assert_uint_eq(k.n, 3);
+  ck_assert_uint_eq(h.ref0_len, k.ref_len[0]);
+  ck_assert(memcmp(h.ref0, k.ref[0], h.ref0_len) == 0);
+  kps_free(&k);
+  ck_assert_int_eq(mg_ks_kp_stats(ks, "acme", 1000, &counts), 0);
+  ck_assert_uint_eq(counts.unused, 3);
+  ck_assert_int_eq(idem_state("k2", "{\"n\":3}"), MG_KS_IDEM_REPLAY);
+}
+END_TEST
+
 START_TEST(test_identity_list) {
   list_acc acc;
   memset(&acc, 0, sizeof(acc));
@@ -1821,6 +1947,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_identity_create_get, 0, num_suites);
   tcase_add_loop_test(tc, test_signer, 0, num_suites);
   tcase_add_test(tc, test_identity_list);
+  tcase_add_test(tc, test_hooks_commit_with_operation);
   tcase_add_test(tc, test_rotate);
   tcase_add_test(tc, test_revoke);
   tcase_add_test(tc, test_rotate_due);

@@ -103,7 +103,8 @@ typedef struct api_call {
  * |answer| writes the response from the operation's result (inside the
  * operation's transaction, maybe more than once), and the hook stores it
  * as the key's response in that transaction.  api_idem_hook_init returns
- * the hook to pass to the session's _h operation, or NULL when the
+ * the hook to pass to the session's or keystore's _h operation
+ * (mg_session_hook is mg_ks_hook), or NULL when the
  * request has no Idempotency-Key.  After a success with c->idem_stored
  * set, c->resp already holds the answer. */
 typedef struct api_idem_hook {

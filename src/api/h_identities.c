@@ -67,11 +67,15 @@ static void answer_identity(api_call *c, int status) {
   mg_ks_identity_cleanup(&id);
 }
 
+static void create_answer(api_call *c, const void *result) {
+  api_json(c, 201, identity_json(result));
+}
+
 void api_h_identity_create(api_call *c) {
+  api_idem_hook ih;
   const char *name = NULL;
   uint64_t suite = 0, rotate_every = 0;
   mg_ks_identity id;
-  json_t *j;
   int rc;
   if (api_body_object(c) < 0 || api_get_string(c, "name", 1, &name) < 0 ||
       api_get_uint(c, "cipher_suite", 1, 0xffff, &suite) < 0 ||
@@ -90,15 +94,20 @@ void api_h_identity_create(api_call *c) {
     return;
   }
   memset(&id, 0, sizeof(id));
-  rc = mg_ks_identity_create(c->api->ks, &c->ctx, name, (uint16_t)suite,
-                             rotate_every, &id);
+  /* Under an Idempotency-Key the answer is stored in the creation's own
+   * transaction (mg_ks_hook). */
+  rc = mg_ks_identity_create_h(c->api->ks, &c->ctx, name, (uint16_t)suite,
+                               rotate_every, &id,
+                               api_idem_hook_init(&ih, c, create_answer));
   if (rc < 0) {
+    c->idem_stored = 0;
     api_error(c, rc, "identity create");
     return;
   }
-  j = identity_json(&id);
+  if (!c->idem_stored) {
+    create_answer(c, &id);
+  }
   mg_ks_identity_cleanup(&id);
-  api_json(c, 201, j);
 }
 
 static int list_one(void *arg, const mg_ks_identity *id) {
@@ -176,7 +185,25 @@ static int kp_one(void *arg, const uint8_t *ref, size_t ref_len,
              : 0;
 }
 
+static void kp_answer(api_call *c, const void *result) {
+  const mg_ks_kp_made_list *l = result;
+  json_t *arr = json_array();
+  for (size_t i = 0; arr != NULL && i < l->n; i++) {
+    if (kp_one(arr, l->items[i].ref, l->items[i].ref_len, l->items[i].kp,
+               l->items[i].kp_len) < 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  }
+  if (arr == NULL) {
+    api_problem(c, 503, "overloaded", "out of memory");
+    return;
+  }
+  api_json(c, 201, json_pack("{s:o}", "key_packages", arr));
+}
+
 void api_h_kp_generate(api_call *c) {
+  api_idem_hook ih;
   uint64_t count = 0;
   int last_resort = 0, rc;
   json_t *arr;
@@ -194,11 +221,20 @@ void api_h_kp_generate(api_call *c) {
     api_problem(c, 503, "overloaded", "out of memory");
     return;
   }
-  rc = mg_ks_kp_generate(c->api->ks, &c->ctx, c->params[0], (uint32_t)count,
-                         last_resort, kp_one, arr);
+  /* Under an Idempotency-Key the answer is stored in the generation's own
+   * transaction (mg_ks_hook); otherwise |fn| collects it after. */
+  const mg_ks_hook *h = api_idem_hook_init(&ih, c, kp_answer);
+  rc = mg_ks_kp_generate_h(c->api->ks, &c->ctx, c->params[0],
+                           (uint32_t)count, last_resort,
+                           h != NULL ? NULL : kp_one, arr, h);
   if (rc < 0) {
+    c->idem_stored = 0;
     json_decref(arr);
     api_error(c, rc, "key-package generate");
+    return;
+  }
+  if (c->idem_stored) {
+    json_decref(arr); /* c->resp holds the answer */
     return;
   }
   api_json(c, 201, json_pack("{s:o}", "key_packages", arr));

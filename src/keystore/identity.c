@@ -343,6 +343,7 @@ typedef struct create_arg {
   const char *name;
   uint16_t suite;
   uint64_t rotate_every;
+  const mg_ks_hook *hook; /* or NULL */
   mg_ks_identity result;
 } create_arg;
 
@@ -359,12 +360,23 @@ static int create_txn(mg_kv_txn *txn, void *p) {
   MG_GUARD(identity_store(txn, id, 1, MG_KV_PUT_INSERT));
   rc = audit_keys(a->ks, txn, a->ctx, "identity.create", id->name,
                   (const uint8_t(*)[MG_KS_KEY_ID_LEN])id->keys[0].key_id, 1);
+  if (rc == 0 && a->hook != NULL) {
+    rc = a->hook->in_txn(txn, a->hook->arg, id);
+  }
   return rc;
 }
 
 int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
                           const char *name, uint16_t cipher_suite,
                           uint64_t rotate_every, mg_ks_identity *out) {
+  return mg_ks_identity_create_h(ks, ctx, name, cipher_suite, rotate_every,
+                                 out, NULL);
+}
+
+int mg_ks_identity_create_h(mg_keystore *ks, const mg_ks_ctx *ctx,
+                            const char *name, uint16_t cipher_suite,
+                            uint64_t rotate_every, mg_ks_identity *out,
+                            const mg_ks_hook *hook) {
   create_arg a;
   int rc;
   MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
@@ -379,6 +391,7 @@ int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
     a.name = name;
     a.suite = cipher_suite;
     a.rotate_every = rotate_every;
+    a.hook = hook;
     rc = mg_kv_write(ks->kv, create_txn, &a);
   }
   if (rc == 0 && out != NULL) {

@@ -103,6 +103,7 @@ typedef struct gen_arg {
   int last_resort;
   gen_out *out; /* count entries */
   size_t n;
+  const mg_ks_hook *hook; /* or NULL */
 } gen_arg;
 
 static void gen_out_reset(gen_arg *a) {
@@ -205,6 +206,22 @@ static int gen_txn(mg_kv_txn *txn, void *p) {
     au.num_key_ids = 1;
     MG_CHECK(mg_ks_audit_append(a->ks, txn, a->ctx, &au, NULL));
   }
+  if (a->hook != NULL) {
+    mg_ks_kp_made *made = calloc(a->n, sizeof(*made));
+    if (made == NULL) {
+      MG_FAIL(MG_ERR_NOMEM);
+    }
+    for (size_t i = 0; i < a->n; i++) {
+      made[i].ref = a->out[i].ref;
+      made[i].ref_len = a->out[i].ref_len;
+      made[i].kp = a->out[i].msg;
+      made[i].kp_len = a->out[i].msg_len;
+    }
+    mg_ks_kp_made_list list = {made, a->n};
+    rc = a->hook->in_txn(txn, a->hook->arg, &list);
+    free(made);
+    MG_CHECK(rc);
+  }
   rc = 0;
 out:
   mg_free_secret(rec, rec_len);
@@ -218,6 +235,13 @@ out:
 int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
                       const char *identity, uint32_t count, int last_resort,
                       mg_ks_kp_fn fn, void *arg) {
+  return mg_ks_kp_generate_h(ks, ctx, identity, count, last_resort, fn, arg,
+                             NULL);
+}
+
+int mg_ks_kp_generate_h(mg_keystore *ks, const mg_ks_ctx *ctx,
+                        const char *identity, uint32_t count, int last_resort,
+                        mg_ks_kp_fn fn, void *arg, const mg_ks_hook *hook) {
   gen_arg a;
   int rc;
   MG_ENSURE(ks != NULL && ctx != NULL, MG_ERR_INVALID_ARG);
@@ -232,6 +256,7 @@ int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
   a.name = identity;
   a.count = count;
   a.last_resort = last_resort ? 1 : 0;
+  a.hook = hook;
   a.out = calloc(count, sizeof(*a.out));
   MG_ENSURE(a.out != NULL, MG_ERR_NOMEM);
   rc = mg_kv_write(ks->kv, gen_txn, &a);

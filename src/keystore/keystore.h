@@ -78,6 +78,20 @@ typedef int (*mg_ks_txn_fn)(mg_ks_txn *txn, void *arg);
 MG_MUST_USE int mg_ks_transact(mg_keystore *ks, mg_ks_txn_fn fn, void *arg);
 MG_MUST_USE int mg_ks_view(mg_keystore *ks, mg_ks_txn_fn fn, void *arg);
 
+/* An answer that commits with its operation (the stored response of an
+ * idempotent request, so that a crash between the two cannot lose it):
+ * the _h forms of operations call |in_txn| inside the operation's own
+ * transaction, after its writes, with the result the caller gets on
+ * success (borrowed for the call; each _h form names its type).  It may
+ * run more than once (each run in a fresh transaction: it overwrites what
+ * a previous run left) and on another thread (the session's group
+ * commit); its error fails the operation, which then changes nothing
+ * (audited as a failure, as any). */
+typedef struct mg_ks_hook {
+  int (*in_txn)(mg_ks_txn *txn, void *arg, const void *result);
+  void *arg;
+} mg_ks_hook;
+
 /* ---------------------------------------------------------- identities */
 
 #define MG_KS_NAME_MAX 64   /* [A-Za-z0-9._-], 1..64 */
@@ -142,6 +156,14 @@ MG_MUST_USE int mg_ks_identity_create(mg_keystore *ks, const mg_ks_ctx *ctx,
                                       const char *name, uint16_t cipher_suite,
                                       uint64_t rotate_every,
                                       mg_ks_identity *out);
+/* The same with |hook| (may be NULL; mg_ks_hook), given the new identity
+ * (const mg_ks_identity *). */
+MG_MUST_USE int mg_ks_identity_create_h(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                        const char *name,
+                                        uint16_t cipher_suite,
+                                        uint64_t rotate_every,
+                                        mg_ks_identity *out,
+                                        const mg_ks_hook *hook);
 
 /* mg_ks_identity_get reads identity |name| (public keys and key IDs only)
  * into |out| (cleanup with mg_ks_identity_cleanup).  Errors:
@@ -233,6 +255,23 @@ typedef int (*mg_ks_kp_fn)(void *arg, const uint8_t *ref, size_t ref_len,
 MG_MUST_USE int mg_ks_kp_generate(mg_keystore *ks, const mg_ks_ctx *ctx,
                                   const char *identity, uint32_t count,
                                   int last_resort, mg_ks_kp_fn fn, void *arg);
+/* The same with |hook| (may be NULL; mg_ks_hook), given the new packages
+ * as a const mg_ks_kp_made_list * (the refs and MLSMessages |fn| gets
+ * after the commit). */
+typedef struct mg_ks_kp_made {
+  const uint8_t *ref;
+  size_t ref_len;
+  const uint8_t *kp; /* MLSMessage(KeyPackage) */
+  size_t kp_len;
+} mg_ks_kp_made;
+typedef struct mg_ks_kp_made_list {
+  const mg_ks_kp_made *items;
+  size_t n;
+} mg_ks_kp_made_list;
+MG_MUST_USE int mg_ks_kp_generate_h(mg_keystore *ks, const mg_ks_ctx *ctx,
+                                    const char *identity, uint32_t count,
+                                    int last_resort, mg_ks_kp_fn fn, void *arg,
+                                    const mg_ks_hook *hook);
 
 /* mg_ks_kp_stats counts the stored KeyPackages of |identity| at |now|.
  * Errors: MG_ERR_INVALID_ARG, MG_ERR_NOT_FOUND (no such identity),

@@ -108,19 +108,14 @@ typedef struct mg_conv_opened {
 
 void mg_conv_opened_cleanup(mg_conv_opened *o);
 
-/* An answer that commits with its operation (the stored response of an
- * idempotent request, so that a crash between the two cannot lose it):
+/* An answer that commits with its operation (mg_ks_hook, keystore.h):
  * the _h forms of open, join and commit call |in_txn| inside the
  * operation's own transaction, after its writes, with the result the
  * caller gets on success (const mg_conv_opened * for open and join,
- * const mg_committed * for commit; borrowed for the call).  It may run
- * more than once (each run in a fresh transaction: it overwrites what a
- * previous run left) and on another thread (the group commit's); its
- * error fails the operation, which then changes nothing. */
-typedef struct mg_session_hook {
-  int (*in_txn)(mg_ks_txn *txn, void *arg, const void *result);
-  void *arg;
-} mg_session_hook;
+ * const mg_committed * for commit; borrowed for the call), possibly more
+ * than once and on the group commit's thread; its error fails the
+ * operation, which then changes nothing. */
+typedef mg_ks_hook mg_session_hook;
 
 /* mg_session_open_conversation opens a conversation of |identity| with
  * the device whose KeyPackage (an MLSMessage, |kp_len| bytes) is given:
