@@ -210,13 +210,17 @@ START_TEST(test_tree_proofs_checkpoints) {
 }
 END_TEST
 
-/* A store written before the in-order node keys (subtree hashes under
- * 'h' || level || index) still answers proofs, and keeps appending (its
- * new nodes under the new keys). */
-typedef struct v1_arg {
+/* Stores written before the current node keys ('t' || n || level) keep
+ * their subtree hashes under the keys of their version: 'h' || level ||
+ * index (the first), 'p' || in-order position (the second).  They still
+ * answer proofs, and keep appending (new nodes under the current keys).
+ * to_layout moves the nodes of the first |size| entries that are under
+ * the current keys to those of |layout| ('h' or 'p'). */
+typedef struct layout_arg {
   uint64_t size;
+  char layout;
   uint64_t moved;
-} v1_arg;
+} layout_arg;
 
 static void be64_put(uint8_t *p, uint64_t v) {
   for (int i = 7; i >= 0; i--) {
@@ -225,29 +229,48 @@ static void be64_put(uint8_t *p, uint64_t v) {
   }
 }
 
-static int to_v1_fn(mg_ks_txn *txn, void *arg) {
-  v1_arg *a = arg;
+static int to_layout_fn(mg_ks_txn *txn, void *arg) {
+  layout_arg *a = arg;
+  a->moved = 0;
   for (uint64_t l = 0; l < 62 && ((uint64_t)1 << l) <= a->size; l++) {
     for (uint64_t i = 0; ((i + 1) << l) <= a->size; i++) {
-      uint8_t kp[9], kh[10], *v = NULL;
-      size_t vl = 0;
+      uint8_t kt[10], ko[10], *v = NULL;
+      size_t vl = 0, kol;
       uint64_t ver = 0;
-      kp[0] = 'p';
-      be64_put(kp + 1, (i << (l + 1)) + (((uint64_t)1 << l) - 1));
-      kh[0] = 'h';
-      kh[1] = (uint8_t)l;
-      be64_put(kh + 2, i);
-      MG_GUARD(mg_kv_get_sealed(txn, MG_KV_AUDIT_TREE, kp, 9, &ver, &v, &vl));
+      kt[0] = 't';
+      be64_put(kt + 1, ((i + 1) << l) - 1);
+      kt[9] = (uint8_t)l;
+      if (a->layout == 'h') {
+        ko[0] = 'h';
+        ko[1] = (uint8_t)l;
+        be64_put(ko + 2, i);
+        kol = 10;
+      } else {
+        ko[0] = 'p';
+        be64_put(ko + 1, (i << (l + 1)) + (((uint64_t)1 << l) - 1));
+        kol = 9;
+      }
+      int rc = mg_kv_get_sealed(txn, MG_KV_AUDIT_TREE, kt, 10, &ver, &v, &vl);
+      if (rc == MG_ERR_NOT_FOUND) {
+        continue; /* in an older layout already */
+      }
+      MG_GUARD(rc);
       ck_assert_uint_eq(ver, i);
-      int rc = mg_kv_put_sealed(txn, MG_KV_AUDIT_TREE, kh, 10, ver, v, vl,
-                                MG_KV_PUT_INSERT);
+      rc = mg_kv_put_sealed(txn, MG_KV_AUDIT_TREE, ko, kol, ver, v, vl,
+                            MG_KV_PUT_INSERT);
       free(v);
       MG_GUARD(rc);
-      MG_GUARD(mg_kv_del(txn, MG_KV_AUDIT_TREE, kp, 9));
+      MG_GUARD(mg_kv_del(txn, MG_KV_AUDIT_TREE, kt, 10));
       a->moved++;
     }
   }
   return 0;
+}
+
+static uint64_t to_layout(mg_keystore *ks, uint64_t size, char layout) {
+  layout_arg a = {size, layout, 0};
+  ck_assert_int_eq(mg_ks_transact(ks, to_layout_fn, &a), 0);
+  return a.moved;
 }
 
 static void check_proofs(mg_keystore *ks, uint64_t size) {
@@ -278,14 +301,21 @@ static void check_proofs(mg_keystore *ks, uint64_t size) {
 START_TEST(test_tree_v1_keys) {
   mg_keystore *ks = open_store();
   append_n(ks, 200, 0);
-  v1_arg a = {200, 0};
-  ck_assert_int_eq(mg_ks_transact(ks, to_v1_fn, &a), 0);
-  ck_assert_uint_eq(a.moved, 200 + 100 + 50 + 25 + 12 + 6 + 3 + 1);
+  /* Every node of 200 entries: 200 + 100 + 50 + 25 + 12 + 6 + 3 + 1. */
+  ck_assert_uint_eq(to_layout(ks, 200, 'h'), 397);
   check_proofs(ks, 200);
-  /* Appends over the old layout: new nodes under the new keys, proofs
-   * across both. */
+  /* Appends over the first layout: new nodes under the current keys,
+   * proofs across both. */
   append_batched(ks, 77);
   check_proofs(ks, 277);
+  /* Those new nodes moved to the second layout: all three in one store. */
+  ck_assert_uint_gt(to_layout(ks, 277, 'p'), 77);
+  check_proofs(ks, 277);
+  append_batched(ks, 100);
+  check_proofs(ks, 377);
+  /* Nothing of the current layout left below 277 entries: everything
+   * there is in the two old ones, yet read. */
+  ck_assert_uint_eq(to_layout(ks, 277, 'p'), 0);
   mg_ks_close(ks);
   remove_store();
 }
