@@ -1334,6 +1334,51 @@ static void perf_stop(pid_t p) {
   waitpid(p, &st, 0);
 }
 
+/* timed_run: our client sends r[0, n) with |streams| in flight on one
+ * connection, starting no new request after |secs| seconds (0: none),
+ * perf-recording the daemon meanwhile as |profile| (NULL: not), and fills
+ * |f| with the rate, latencies and per-request deltas (CPU, context
+ * switches, the daemon's metrics).  Returns the number sent (each one
+ * answered, its status and body in r[i]), or -1 (reported). */
+static long timed_run(world *w, const opts *o, req *r, size_t n,
+                      int streams, double secs, const char *profile,
+                      fig *f) {
+  msnap a, b;
+  h2conn c;
+  snap(&w->de, &a);
+  if (conn_open(&c, w->de.port, w->de.token) != 0) {
+    FAIL("cannot connect");
+    return -1;
+  }
+  pid_t pp = profile != NULL ? perf_start(w, o, profile) : -1;
+  double c0 = self_cpu(RUSAGE_SELF);
+  double t0 = bench_now_sec();
+  long got =
+      conn_run(&c, r, n, (size_t)streams, secs > 0 ? t0 + secs : 0.0);
+  double c1 = self_cpu(RUSAGE_SELF);
+  perf_stop(pp);
+  conn_close(&c);
+  if (got <= 0) {
+    FAIL("%s run at %d streams: connection failed", f->name, streams);
+    return -1;
+  }
+  snap(&w->de, &b);
+  f->n = got;
+  f->errors = 0;
+  double first = 1e300, last = 0.0;
+  double *lat = xmalloc((size_t)got * sizeof(double));
+  for (long i = 0; i < got; i++) {
+    lat[i] = (r[i].t1 - r[i].t0) * 1e3;
+    first = r[i].t0 < first ? r[i].t0 : first;
+    last = r[i].t1 > last ? r[i].t1 : last;
+  }
+  f->rate = (double)got / (last - first);
+  fig_lat(f, lat, (size_t)got);
+  free(lat);
+  fig_deltas(f, &a, &b, c0, c1);
+  return got;
+}
+
 /* encrypt_run: our client, |streams| in flight, ~o->time seconds; keeps
  * the messages.  |warm|: one request per conversation, not a figure. */
 static int encrypt_run(world *w, const opts *o, int streams, int warm,
@@ -1350,35 +1395,13 @@ static int encrypt_run(world *w, const opts *o, int streams, int warm,
     r[i].body_len = blen;
     r[i].tag = i % (size_t)w->nconv;
   }
-  msnap a, b;
-  h2conn c;
   int rc = -1;
-  snap(&w->de, &a);
-  if (conn_open(&c, w->de.port, w->de.token) != 0) {
-    FAIL("cannot connect");
-    goto out;
-  }
-  pid_t pp = profile ? perf_start(w, o, "encrypt") : -1;
-  double c0 = self_cpu(RUSAGE_SELF);
-  double t0 = bench_now_sec();
-  long got = conn_run(&c, r, n, (size_t)streams,
-                      warm ? 0.0 : t0 + o->time);
-  double c1 = self_cpu(RUSAGE_SELF);
-  perf_stop(pp);
-  conn_close(&c);
+  long got = timed_run(w, o, r, n, streams, warm ? 0.0 : o->time,
+                       profile ? "encrypt" : NULL, f);
   if (got < 0) {
-    FAIL("encrypt run at %d streams: connection failed", streams);
     goto out;
   }
-  snap(&w->de, &b);
-  f->n = got;
-  f->errors = 0;
-  double first = 1e300, last = 0.0;
-  double *lat = xmalloc((size_t)got * sizeof(double));
   for (long i = 0; i < got; i++) {
-    lat[i] = (r[i].t1 - r[i].t0) * 1e3;
-    first = r[i].t0 < first ? r[i].t0 : first;
-    last = r[i].t1 > last ? r[i].t1 : last;
     json_t *j = r[i].status == 200 ? json_loads(r[i].resp, 0, NULL) : NULL;
     const char *m = json_string_value(json_object_get(j, "message"));
     json_t *g = json_object_get(j, "generation");
@@ -1404,10 +1427,6 @@ static int encrypt_run(world *w, const opts *o, int streams, int warm,
     }
     json_decref(j);
   }
-  f->rate = (double)got / (last - first);
-  fig_lat(f, lat, (size_t)got);
-  free(lat);
-  fig_deltas(f, &a, &b, c0, c1);
   f->valid = f->errors == 0;
   if (f->errors != 0) {
     FAIL("encrypt at %d streams: %ld of %ld requests failed", streams,
@@ -1436,40 +1455,16 @@ static int floor_run(world *w, const opts *o, int streams, fig *f) {
     r[i].path = xstrdup("/v1/health");
     r[i].method_get = 1;
   }
-  msnap a, b;
-  h2conn c;
   int rc = -1;
-  snap(&w->de, &a);
-  if (conn_open(&c, w->de.port, w->de.token) != 0) {
-    FAIL("cannot connect");
+  long got = timed_run(w, o, r, n, streams, o->time / 2, NULL, f);
+  if (got < 0) {
     goto out;
   }
-  double c0 = self_cpu(RUSAGE_SELF);
-  double t0 = bench_now_sec();
-  long got = conn_run(&c, r, n, (size_t)streams, t0 + o->time / 2);
-  double c1 = self_cpu(RUSAGE_SELF);
-  conn_close(&c);
-  if (got <= 0) {
-    FAIL("health run at %d streams: connection failed", streams);
-    goto out;
-  }
-  snap(&w->de, &b);
-  f->n = got;
-  f->errors = 0;
-  double first = 1e300, last = 0.0;
-  double *lat = xmalloc((size_t)got * sizeof(double));
   for (long i = 0; i < got; i++) {
-    lat[i] = (r[i].t1 - r[i].t0) * 1e3;
-    first = r[i].t0 < first ? r[i].t0 : first;
-    last = r[i].t1 > last ? r[i].t1 : last;
     if (r[i].status != 200) {
       f->errors++;
     }
   }
-  f->rate = (double)got / (last - first);
-  fig_lat(f, lat, (size_t)got);
-  free(lat);
-  fig_deltas(f, &a, &b, c0, c1);
   f->valid = f->errors == 0;
   if (f->errors != 0) {
     FAIL("health at %d streams: %ld of %ld requests failed", streams,
@@ -1550,36 +1545,14 @@ static int decrypt_run(world *w, const opts *o, int streams, int warm,
     r[i].body = (const uint8_t *)m->body;
     r[i].body_len = strlen(m->body);
   }
-  msnap a, b;
-  h2conn c;
   int rc = -1;
-  snap(&w->de, &a);
-  if (conn_open(&c, w->de.port, w->de.token) != 0) {
-    FAIL("cannot connect");
-    goto out;
-  }
-  pid_t pp = profile ? perf_start(w, o, "decrypt") : -1;
-  double c0 = self_cpu(RUSAGE_SELF);
-  double t0 = bench_now_sec();
-  long got = conn_run(&c, r, n, (size_t)streams,
-                      warm ? 0.0 : t0 + o->time);
-  double c1 = self_cpu(RUSAGE_SELF);
-  perf_stop(pp);
-  conn_close(&c);
+  long got = timed_run(w, o, r, n, streams, warm ? 0.0 : o->time,
+                       profile ? "decrypt" : NULL, f);
   if (got < 0) {
-    FAIL("decrypt run at %d streams: connection failed", streams);
     goto out;
   }
   w->next_dec += (size_t)got;
-  snap(&w->de, &b);
-  f->n = got;
-  f->errors = 0;
-  double first = 1e300, last = 0.0;
-  double *lat = xmalloc((size_t)got * sizeof(double));
   for (long i = 0; i < got; i++) {
-    lat[i] = (r[i].t1 - r[i].t0) * 1e3;
-    first = r[i].t0 < first ? r[i].t0 : first;
-    last = r[i].t1 > last ? r[i].t1 : last;
     json_t *j = r[i].status == 200 ? json_loads(r[i].resp, 0, NULL) : NULL;
     const char *ty = json_string_value(json_object_get(j, "type"));
     const char *pt = json_string_value(json_object_get(j, "plaintext"));
@@ -1593,10 +1566,6 @@ static int decrypt_run(world *w, const opts *o, int streams, int warm,
     }
     json_decref(j);
   }
-  f->rate = (double)got / (last - first);
-  fig_lat(f, lat, (size_t)got);
-  free(lat);
-  fig_deltas(f, &a, &b, c0, c1);
   f->valid = f->errors == 0;
   if (f->errors != 0) {
     FAIL("decrypt at %d streams: %ld of %ld requests failed: the figure "
