@@ -11,7 +11,8 @@
  *                                                 append completed it)
  *               (stores written before: 'p' || uint64 in-order position,
  *                and before that 'h' || uint8 level || uint64 index; both
- *                still read, see tree_key)
+ *                still read, see tree_key; a store this version appended
+ *                to is not for older ones, which do not know 't')
  *               "size"                         -> uint64 number of entries
  *               "checkpoint"                   -> uint64 size || the last
  *                                                 signed checkpoint note
