@@ -3,8 +3,8 @@
  *
  * A line is built in a buffer on the stack and written with one write(2)
  * (or gathered with others and written with them, see
- * mg_log_set_buffered), so that lines of concurrent threads never interleave (a write of at most
- * PIPE_BUF bytes to a pipe is atomic; to a file or terminal a single write
+ * mg_log_set_buffered), so that lines of concurrent threads never
+ * interleave (a write of at most PIPE_BUF bytes to a pipe is atomic; to a file or terminal a single write
  * is not split by other writers in practice).  A field that would not fit
  * is cut and marked with "...": a log line is never dropped for its length.
  */
@@ -219,29 +219,27 @@ void mg_log(mg_log_level lvl, const char *event, ...) {
    * are formatted once per second per thread. */
   static _Thread_local time_t tl_sec = (time_t)-1;
   static _Thread_local char tl_prefix[24];
+  static _Thread_local size_t tl_prefix_len;
   struct timespec ts;
-  char tsbuf[40];
   clock_gettime(CLOCK_REALTIME, &ts);
   if (ts.tv_sec != tl_sec) {
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(tl_prefix, sizeof tl_prefix, "%04d-%02d-%02dT%02d:%02d:%02d",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec);
+    int n = snprintf(tl_prefix, sizeof tl_prefix,
+                     "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec);
+    tl_prefix_len = n > 0 && (size_t)n < sizeof tl_prefix ? (size_t)n : 0;
     tl_sec = ts.tv_sec;
   }
   long ms = ts.tv_nsec / 1000000L;
-  size_t pl = strlen(tl_prefix);
-  memcpy(tsbuf, tl_prefix, pl);
-  tsbuf[pl] = '.';
-  tsbuf[pl + 1] = (char)('0' + ms / 100);
-  tsbuf[pl + 2] = (char)('0' + ms / 10 % 10);
-  tsbuf[pl + 3] = (char)('0' + ms % 10);
-  tsbuf[pl + 4] = 'Z';
-  tsbuf[pl + 5] = '\0';
+  const char frac[5] = {'.', (char)('0' + ms / 100),
+                        (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                        'Z'};
 
   lb_raw(&lb, "{\"ts\":\"", 7);
-  lb_raw(&lb, tsbuf, strlen(tsbuf));
+  lb_raw(&lb, tl_prefix, tl_prefix_len);
+  lb_raw(&lb, frac, sizeof frac);
   lb_raw(&lb, "\",\"level\":\"", 11);
   lb_raw(&lb, level_name(lvl), strlen(level_name(lvl)));
   lb_raw(&lb, "\",\"event\":", 10);
