@@ -1375,9 +1375,18 @@ static int hook_in_txn(mg_ks_txn *txn, void *arg, const void *result) {
                                strlen(body));
 }
 
+/* idem_begin: mg_ks_idem_begin of |key| under the test's principal,
+ * route and body hash; |idem| is the caller's to clean up. */
+static int idem_begin(const char *key, mg_ks_idem *idem) {
+  uint8_t hash[32];
+  memset(hash, 7, sizeof(hash));
+  memset(idem, 0, sizeof(*idem));
+  return mg_ks_idem_begin(ks, "tok", "POST /x", key, hash, T0, 0, idem);
+}
+
 START_TEST(test_hooks_commit_with_operation) {
   device d, d2;
-  uint8_t hash[32], *kp = NULL;
+  uint8_t *kp = NULL;
   size_t kp_len = 0;
   mg_ks_idem idem;
   mg_conv_opened o;
@@ -1388,11 +1397,7 @@ START_TEST(test_hooks_commit_with_operation) {
   make_identity("acme", 1);
   device_init(&d, 1);
   device_init(&d2, 1);
-  memset(hash, 7, sizeof(hash));
-  memset(&idem, 0, sizeof(idem));
-  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
-                                    &idem),
-                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(idem_begin("k1", &idem), MG_KS_IDEM_NEW);
   mg_ks_idem_cleanup(&idem);
 
   /* A failing hook: the operation fails with its error, nothing stored. */
@@ -1409,9 +1414,7 @@ START_TEST(test_hooks_commit_with_operation) {
   audit_list *l = audit_since(a0);
   ck_assert_uint_eq(audit_count(l, "conversation.open", "ok"), 0);
   free(l);
-  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
-                                    &idem),
-                   MG_KS_IDEM_IN_PROGRESS);
+  ck_assert_int_eq(idem_begin("k1", &idem), MG_KS_IDEM_IN_PROGRESS);
   mg_ks_idem_cleanup(&idem);
 
   /* A succeeding hook saw the result; its write committed with the open. */
@@ -1427,19 +1430,14 @@ START_TEST(test_hooks_commit_with_operation) {
   ck_assert_uint_eq(h.seen_epoch, o.epoch);
   device_join(&d, &o.welcome, &o.ratchet_tree);
   mg_conv_opened_cleanup(&o);
-  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k1", hash, T0, 0,
-                                    &idem),
-                   MG_KS_IDEM_REPLAY);
+  ck_assert_int_eq(idem_begin("k1", &idem), MG_KS_IDEM_REPLAY);
   ck_assert_uint_eq(idem.status, 201);
   ck_assert_ptr_nonnull(memmem(idem.body, idem.body_len, "conv-h", 6));
   mg_ks_idem_cleanup(&idem);
 
   /* Commit: a failing hook leaves the epoch; a succeeding one stores the
    * answer with the new epoch. */
-  memset(&idem, 0, sizeof(idem));
-  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k2", hash, T0, 0,
-                                    &idem),
-                   MG_KS_IDEM_NEW);
+  ck_assert_int_eq(idem_begin("k2", &idem), MG_KS_IDEM_NEW);
   mg_ks_idem_cleanup(&idem);
   memset(&h, 0, sizeof(h));
   h.key = "k2";
@@ -1457,9 +1455,7 @@ START_TEST(test_hooks_commit_with_operation) {
   ck_assert_uint_eq(h.seen_epoch, 2);
   ck_assert_uint_eq(h.seen_welcome, m.commit.len);
   mg_committed_cleanup(&m);
-  ck_assert_int_eq(mg_ks_idem_begin(ks, "tok", "POST /x", "k2", hash, T0, 0,
-                                    &idem),
-                   MG_KS_IDEM_REPLAY);
+  ck_assert_int_eq(idem_begin("k2", &idem), MG_KS_IDEM_REPLAY);
   ck_assert_ptr_nonnull(memmem(idem.body, idem.body_len, "\"epoch\":2", 9));
   mg_ks_idem_cleanup(&idem);
   device_cleanup(&d);
